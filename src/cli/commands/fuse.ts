@@ -1,0 +1,89 @@
+import {
+  applyRule,
+  COMPOUND_NAMES,
+  Fusion,
+  FusionConfigError,
+  FusionSpec,
+  fuseFrameInto,
+  fuseFrames,
+  NUM_BASIC,
+  NUM_COMPOUND,
+  PRESET_NAMES,
+  resolveFusion,
+  Rule,
+} from '../../core';
+import { InputError } from '../../io/errors';
+import { readJsonFile } from '../../io/files';
+import { FuseInput, parseFuseInput, parseFusionSpec, parseRule } from '../../io/fuse-input';
+import { writeOutput } from '../output';
+
+export interface FuseOutput {
+  fused: (number[] | null)[];
+  compound: (number[] | null)[];
+  labels: (string | null)[];
+  indices: (number | null)[];
+}
+
+export function resolveInputFusion(input: FuseInput, spec: FusionSpec, where: string): Fusion {
+  try {
+    return resolveFusion(spec, input.models);
+  } catch (err) {
+    if (err instanceof FusionConfigError) throw new InputError(`${where}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Fuses every frame of the input and applies the rule. A frame no model voted for gives nulls. */
+export function fuseInputFrames(input: FuseInput, fusion: Fusion, rule: Rule): FuseOutput {
+  const allPresent = input.present.every((voted) => voted.every((x) => x === 1));
+  let fused: Float64Array;
+  const fusedPresent = new Uint8Array(input.frames).fill(1);
+  if (allPresent) {
+    fused = fuseFrames(fusion, input.probs);
+  } else {
+    fused = new Float64Array(input.frames * NUM_BASIC);
+    const out = new Float64Array(NUM_BASIC);
+    for (let f = 0; f < input.frames; f++) {
+      const frameProbs = input.probs.map((p, m) => (input.present[m][f] ? p.subarray(f * NUM_BASIC, (f + 1) * NUM_BASIC) : null));
+      if (fuseFrameInto(fusion, frameProbs, out)) fused.set(out, f * NUM_BASIC);
+      else fusedPresent[f] = 0;
+    }
+  }
+  const { compound, indices } = applyRule(fused, rule);
+  const result: FuseOutput = { fused: [], compound: [], labels: [], indices: [] };
+  for (let f = 0; f < input.frames; f++) {
+    if (!fusedPresent[f]) {
+      result.fused.push(null);
+      result.compound.push(null);
+      result.labels.push(null);
+      result.indices.push(null);
+      continue;
+    }
+    result.fused.push(Array.from(fused.subarray(f * NUM_BASIC, (f + 1) * NUM_BASIC)));
+    result.compound.push(Array.from(compound.subarray(f * NUM_COMPOUND, (f + 1) * NUM_COMPOUND)));
+    result.labels.push(COMPOUND_NAMES[indices[f]]);
+    result.indices.push(indices[f]);
+  }
+  return result;
+}
+
+/** `--fusion` names a preset (dirichlet strategy) or a JSON file holding a fusion object. */
+export function fusionOption(value: string): FusionSpec {
+  if ((PRESET_NAMES as readonly string[]).includes(value)) return parseFusionSpec({ strategy: 'dirichlet', preset: value }, '--fusion');
+  return parseFusionSpec(readJsonFile(value), value);
+}
+
+export interface FuseOptions {
+  in: string;
+  out?: string;
+  fusion?: string;
+  rule?: string;
+}
+
+export function runFuse(options: FuseOptions): void {
+  const input = parseFuseInput(readJsonFile(options.in), options.in);
+  const spec = options.fusion !== undefined ? fusionOption(options.fusion) : input.fusion;
+  const rule = options.rule !== undefined ? parseRule(options.rule, '--rule') : input.rule;
+  const fusion = resolveInputFusion(input, spec, options.fusion !== undefined ? `--fusion ${options.fusion}` : `${options.in}: fusion`);
+  writeOutput(JSON.stringify(fuseInputFrames(input, fusion, rule)) + '\n', options.out);
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { oneLine } from '../io/errors';
+import { runEval } from './commands/eval';
+import { runFitWeights } from './commands/fit-weights';
+import { runFuse } from './commands/fuse';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../../package.json') as { version: string };
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`cer: ${message}\n`);
+  process.exit(code);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cer')
+    .description(
+      'Zero-shot compound expression recognition (Ryumina et al., CVPRW 2024): fuse per-model emotion ' +
+        'probabilities, apply the decision rules, evaluate, and fit fusion weights.',
+    )
+    .version(version)
+    .configureOutput({ outputError: (text, write) => write(`cer: ${text.replace(/^error: /, '')}`) })
+    .exitOverride();
+
+  program
+    .command('fuse')
+    .description('fuse VS/VD/A probabilities frame by frame and predict compound expressions')
+    .requiredOption('--in <file>', 'input JSON: { models, probs, fusion?, rule? }')
+    .option('--out <file>', 'write the result here instead of stdout')
+    .option('--fusion <preset|file>', 'override the input\'s fusion: paper-v, paper-av7, paper-av8, or a JSON fusion object (e.g. from fit-weights)')
+    .option('--rule <rule>', 'override the input\'s rule: none, rule1, rule2')
+    .addHelpText(
+      'after',
+      '\nExample:\n  cer fuse --in examples/fuse-input.json\n  cer fuse --in examples/fuse-input.json --fusion paper-av7 --rule rule2 --out fused.json',
+    )
+    .action(runFuse);
+
+  program
+    .command('eval')
+    .description('score per-frame predictions against the truth: macro F1, UAR, accuracy, per class, confusion matrix')
+    .requiredOption('--pred <file>', 'predictions: cer fuse output, ABAW text file, or { labels, frames? } JSON')
+    .requiredOption('--truth <file>', 'truth labels in the same formats (-1 = unlabelled)')
+    .option('--task <task>', 'basic (7 emotions) or compound (7 compound expressions)', 'basic')
+    .option('--out <file>', 'write the report here instead of stdout')
+    .addHelpText('after', '\nExample:\n  cer eval --pred fused.json --truth examples/fuse-truth-compound.txt --task compound')
+    .action(runEval);
+
+  program
+    .command('fit-weights')
+    .description('search fusion weights on labelled frames: Dirichlet random search for W, grid for v')
+    .requiredOption('--in <file>', 'input JSON with models and probs, as for cer fuse')
+    .requiredOption('--truth <file>', 'truth labels, one per input frame (or matched by frame name)')
+    .option('--strategy <strategy>', 'dirichlet (W) or hierarchical (W, then v on the grid 0.01…0.5 step 0.005)', 'dirichlet')
+    .option('--samples <n>', 'Dirichlet samples', '10000')
+    .option('--seed <s>', 'random seed (integer 1 … 4294967295)', '1')
+    .option('--metric <metric>', 'f1-1to6 (macro F1 without Neutral, the reference\'s), f1, uar; default f1-1to6 for basic, f1 for compound')
+    .option('--task <task>', 'basic or compound: which labels the truth holds', 'basic')
+    .option('--rule <rule>', 'compound task: rule applied before the argmax (none, rule1, rule2)')
+    .option('--out <file>', 'write the fusion object here instead of stdout')
+    .option('--quiet', 'no progress on stderr')
+    .addHelpText(
+      'after',
+      '\nThe result is a fusion object that cer fuse takes as is:\n' +
+        '  cer fit-weights --in examples/fuse-input.json --truth examples/fuse-truth-basic.txt --samples 2000 --out fitted.json\n' +
+        '  cer fuse --in examples/fuse-input.json --fusion fitted.json',
+    )
+    .action(runFitWeights);
+
+  return program;
+}
+
+export function main(argv: string[]): void {
+  const program = buildProgram();
+  try {
+    program.parse(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    if (process.env.CER_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    fail(oneLine(err));
+  }
+}
+
+if (require.main === module) main(process.argv);

@@ -1,0 +1,241 @@
+/**
+ * Fusion of several models' 7-class probability vectors (paper §3.3, REFERENCE_BEHAVIOUR.md §3).
+ *
+ * W is models × classes (row m = w_m, the per-class weights of model m); v has one scalar per model.
+ *   dirichlet:    P̄ = Σ_m P_m ⊙ w_m
+ *   hierarchical: P̂ = Σ_m (P_m ⊙ w_m) · v_m
+ *   average:      P  = mean_m P_m
+ */
+import { NUM_BASIC } from './emotions';
+
+export const FUSION_STRATEGIES = ['dirichlet', 'hierarchical', 'average'] as const;
+export type FusionStrategy = (typeof FUSION_STRATEGIES)[number];
+
+export const PRESET_NAMES = ['paper-v', 'paper-av7', 'paper-av8'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export interface FusionPreset {
+  readonly name: PresetName;
+  readonly description: string;
+  /** The model names the preset's rows belong to, in row order. */
+  readonly models: readonly string[];
+  /** W, models × 7 classes (canonical order). */
+  readonly weights: readonly (readonly number[])[];
+  /** The `Mo` row: hierarchical model weights v. */
+  readonly modelWeights: readonly number[];
+}
+
+/**
+ * Published weights, transcribed from the paper's tables as rows = classes (Ne An Di Fe Ha Sa Su),
+ * columns = models, then transposed into W (models × classes).
+ */
+function fromClassRows(classRows: readonly (readonly number[])[]): number[][] {
+  const models = classRows[0].length;
+  return Array.from({ length: models }, (_, m) => classRows.map((row) => row[m]));
+}
+
+export const FUSION_PRESETS: Readonly<Record<PresetName, FusionPreset>> = {
+  'paper-v': {
+    name: 'paper-v',
+    description: 'VS + VD (paper models 3/4)',
+    models: ['vs', 'vd'],
+    weights: fromClassRows([
+      [0.42633145, 0.57366855],
+      [0.57803352, 0.42196648],
+      [0.01878466, 0.98121534],
+      [0.86451425, 0.13548575],
+      [0.16464752, 0.83535248],
+      [0.03786653, 0.96213347],
+      [0.81048546, 0.18951454],
+    ]),
+    modelWeights: [0.365, 0.23],
+  },
+  'paper-av7': {
+    name: 'paper-av7',
+    description: 'VS + VD + A, 7-class acoustic model (paper models 7/8)',
+    models: ['vs', 'vd', 'a'],
+    weights: fromClassRows([
+      [0.85806901, 0.11491265, 0.02701833],
+      [0.2579578, 0.46222294, 0.27981925],
+      [0.2579578, 0.62411413, 0.17148297],
+      [0.72010502, 0.16716238, 0.1127326],
+      [0.62082661, 0.31962795, 0.05954545],
+      [0.06281922, 0.16603196, 0.77114883],
+      [0.70875895, 0.24433032, 0.04691073],
+    ]),
+    modelWeights: [0.06, 0.21, 0.01],
+  },
+  'paper-av8': {
+    name: 'paper-av8',
+    description: 'VS + VD + A, 8-class acoustic model (paper models 9/10; the reference default)',
+    models: ['vs', 'vd', 'a'],
+    weights: fromClassRows([
+      [0.89900098, 0.01223291, 0.08876611],
+      [0.10362151, 0.21364307, 0.68273542],
+      [0.08577635, 0.66688002, 0.24734363],
+      [0.04428126, 0.93791526, 0.01780348],
+      [0.89679865, 0.0398964, 0.06330495],
+      [0.02656456, 0.48670648, 0.48672896],
+      [0.63040305, 0.22089692, 0.14870002],
+    ]),
+    modelWeights: [0.16, 0.36, 0.01],
+  },
+};
+
+/** How fusion is configured, as it appears in JSON (`cer fuse` input, `cer fit-weights` output). */
+export interface FusionSpec {
+  strategy: FusionStrategy;
+  preset?: PresetName;
+  weights?: number[][];
+  modelWeights?: number[];
+}
+
+/** A fusion ready to run: every weight resolved. */
+export interface Fusion {
+  readonly strategy: FusionStrategy;
+  readonly models: readonly string[];
+  /** W as models × 7, flattened row-major (W[m*7 + c]). */
+  readonly W: Float64Array;
+  /** v, one per model (all 1 unless hierarchical). */
+  readonly v: Float64Array;
+}
+
+export class FusionConfigError extends Error {}
+
+function isPreset(name: string): name is PresetName {
+  return (PRESET_NAMES as readonly string[]).includes(name);
+}
+
+/**
+ * Resolves a fusion spec for the named models. A preset needs the models named as its rows
+ * (`vs`, `vd` and, for the audio-visual presets, `a`) in that order; explicit weights override it.
+ */
+export function resolveFusion(spec: FusionSpec, models: readonly string[]): Fusion {
+  const M = models.length;
+  if (M === 0) throw new FusionConfigError('fusion needs at least one model');
+  if (!(FUSION_STRATEGIES as readonly string[]).includes(spec.strategy)) {
+    throw new FusionConfigError(`unknown fusion strategy "${String(spec.strategy)}"; expected ${FUSION_STRATEGIES.join(', ')}`);
+  }
+  let weights: readonly (readonly number[])[] | undefined = spec.weights;
+  let modelWeights: readonly number[] | undefined = spec.modelWeights;
+  if (spec.preset !== undefined) {
+    if (!isPreset(spec.preset)) {
+      throw new FusionConfigError(`unknown preset "${String(spec.preset)}"; expected ${PRESET_NAMES.join(', ')}`);
+    }
+    const preset = FUSION_PRESETS[spec.preset];
+    if (models.length !== preset.models.length || preset.models.some((name, i) => models[i] !== name)) {
+      throw new FusionConfigError(
+        `preset ${preset.name} needs the models [${preset.models.join(', ')}] in that order, got [${models.join(', ')}]`,
+      );
+    }
+    weights ??= preset.weights;
+    modelWeights ??= preset.modelWeights;
+  }
+
+  const W = new Float64Array(M * NUM_BASIC);
+  const v = new Float64Array(M).fill(1);
+  if (spec.strategy === 'average') {
+    W.fill(1 / M);
+    return { strategy: spec.strategy, models: [...models], W, v };
+  }
+  if (weights === undefined) {
+    throw new FusionConfigError(`fusion strategy ${spec.strategy} needs "weights" (${M} rows of 7) or a "preset"`);
+  }
+  if (weights.length !== M) {
+    throw new FusionConfigError(`fusion.weights has ${weights.length} rows, expected one per model (${M}: ${models.join(', ')})`);
+  }
+  weights.forEach((row, m) => {
+    if (!Array.isArray(row) || row.length !== NUM_BASIC) {
+      throw new FusionConfigError(`fusion.weights[${m}] (${models[m]}) must have 7 numbers`);
+    }
+    row.forEach((w, c) => {
+      if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) {
+        throw new FusionConfigError(`fusion.weights[${m}][${c}] must be a finite number ≥ 0, got ${String(w)}`);
+      }
+      W[m * NUM_BASIC + c] = w;
+    });
+  });
+  if (spec.strategy === 'hierarchical') {
+    if (modelWeights === undefined) {
+      throw new FusionConfigError('hierarchical fusion needs "modelWeights" (one per model) or a "preset"');
+    }
+    if (modelWeights.length !== M) {
+      throw new FusionConfigError(`fusion.modelWeights has ${modelWeights.length} values, expected ${M}`);
+    }
+    modelWeights.forEach((x, m) => {
+      if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
+        throw new FusionConfigError(`fusion.modelWeights[${m}] must be a finite number ≥ 0, got ${String(x)}`);
+      }
+      v[m] = x;
+    });
+  }
+  return { strategy: spec.strategy, models: [...models], W, v };
+}
+
+/** The spec that reproduces a resolved fusion (for writing results out). */
+export function fusionToSpec(fusion: Fusion): FusionSpec {
+  const spec: FusionSpec = { strategy: fusion.strategy };
+  if (fusion.strategy === 'average') return spec;
+  spec.weights = fusion.models.map((_, m) => Array.from(fusion.W.subarray(m * NUM_BASIC, (m + 1) * NUM_BASIC)));
+  if (fusion.strategy === 'hierarchical') spec.modelWeights = Array.from(fusion.v);
+  return spec;
+}
+
+/**
+ * Fuses one frame. `probs[m]` is model m's 7 canonical probabilities, or null where the model has
+ * no vote for this frame (no face yet, outside speech). Missing models' weights are given to the
+ * present ones in proportion, class by class, so each class keeps its total weight; with every
+ * model present this is exactly the paper's formula. Returns false (and leaves `out` untouched)
+ * when no model is present.
+ */
+export function fuseFrameInto(
+  fusion: Fusion,
+  probs: ReadonlyArray<ArrayLike<number> | null>,
+  out: Float64Array | number[],
+): boolean {
+  const M = fusion.models.length;
+  if (probs.length !== M) throw new Error(`fusion expects ${M} model vectors, got ${probs.length}`);
+  let present = 0;
+  for (let m = 0; m < M; m++) if (probs[m] !== null) present++;
+  if (present === 0) return false;
+  const { W, v } = fusion;
+  for (let c = 0; c < NUM_BASIC; c++) {
+    let sum = 0;
+    let totalWeight = 0;
+    let presentWeight = 0;
+    for (let m = 0; m < M; m++) {
+      const weight = W[m * NUM_BASIC + c] * v[m];
+      totalWeight += weight;
+      const p = probs[m];
+      if (p === null) continue;
+      presentWeight += weight;
+      sum += p[c] * weight;
+    }
+    if (present === M) out[c] = sum;
+    else out[c] = presentWeight > 0 ? (sum * totalWeight) / presentWeight : 0;
+  }
+  return true;
+}
+
+/**
+ * Fuses many frames at once. `probs[m]` holds model m's frames × 7 values, row-major; every model
+ * has the same number of frames. Returns frames × 7 fused values.
+ */
+export function fuseFrames(fusion: Fusion, probs: readonly Float64Array[]): Float64Array {
+  const M = fusion.models.length;
+  if (probs.length !== M) throw new Error(`fusion expects ${M} models, got ${probs.length}`);
+  const n = probs[0].length;
+  for (let m = 1; m < M; m++) {
+    if (probs[m].length !== n) throw new Error(`model ${fusion.models[m]} has ${probs[m].length / NUM_BASIC} frames, ${fusion.models[0]} has ${n / NUM_BASIC}`);
+  }
+  const out = new Float64Array(n);
+  const Wv = new Float64Array(M * NUM_BASIC);
+  for (let m = 0; m < M; m++) for (let c = 0; c < NUM_BASIC; c++) Wv[m * NUM_BASIC + c] = fusion.W[m * NUM_BASIC + c] * fusion.v[m];
+  for (let m = 0; m < M; m++) {
+    const p = probs[m];
+    for (let i = 0; i < n; i += NUM_BASIC) {
+      for (let c = 0; c < NUM_BASIC; c++) out[i + c] += p[i + c] * Wv[m * NUM_BASIC + c];
+    }
+  }
+  return out;
+}

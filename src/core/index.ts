@@ -1,0 +1,5 @@
+export * from './emotions';
+export * from './fusion';
+export * from './rules';
+export * from './metrics';
+export * from './search';
