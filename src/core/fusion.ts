@@ -26,8 +26,9 @@ export interface FusionPreset {
 }
 
 /**
- * Published weights, transcribed from the paper's tables as rows = classes (Ne An Di Fe Ha Sa Su),
- * columns = models, then transposed into W (models × classes).
+ * Published weights, transcribed from the paper's tables (REFERENCE_BEHAVIOUR.md §3) as printed, as
+ * rows = classes (Ne An Di Fe Ha Sa Su), columns = models, then transposed into W (models × classes).
+ * In paper-av7 the Disgust row repeats VS's Anger weight, so its column sums to 1.0536, not 1.
  */
 function fromClassRows(classRows: readonly (readonly number[])[]): number[][] {
   const models = classRows[0].length;
