@@ -99,8 +99,6 @@ function parseJsonLabels(raw: unknown, file: string, task: LabelTask, isTruth: b
   if (Array.isArray(raw)) {
     values = raw;
     field = '';
-  } else if (isObject(raw) && Array.isArray(raw.labels)) {
-    values = raw.labels;
   } else if (isObject(raw) && task === 'compound' && Array.isArray(raw.indices)) {
     values = raw.indices;
     field = 'indices';
@@ -113,6 +111,8 @@ function parseJsonLabels(raw: unknown, file: string, task: LabelTask, isTruth: b
       }
       return argmax(row as number[]);
     });
+  } else if (isObject(raw) && Array.isArray(raw.labels)) {
+    values = raw.labels;
   } else {
     const needs = task === 'compound' ? '"labels" or "indices" (cer fuse output)' : '"labels" or "fused" (cer fuse output)';
     throw new InputError(`${file}: no per-frame ${task} labels found; expected an array, or an object with ${needs}`);

@@ -1,7 +1,7 @@
 import { BASIC_EMOTIONS, COMPOUND_NAMES, evaluate, Evaluation, macroF1FromCounts, confusionCounts } from '../../core';
 import { InputError } from '../../io/errors';
 import { LabelTask, matchLabels, readLabels } from '../../io/labels';
-import { writeOutput } from '../output';
+import { prettyJson, writeOutput } from '../output';
 
 export interface EvalReport extends Evaluation {
   readonly task: LabelTask;
@@ -35,5 +35,5 @@ export function evaluateFiles(predFile: string, truthFile: string, task: LabelTa
 
 export function runEval(options: { pred: string; truth: string; task?: string; out?: string }): void {
   const report = evaluateFiles(options.pred, options.truth, parseTask(options.task));
-  writeOutput(JSON.stringify(report, null, 2) + '\n', options.out);
+  writeOutput(prettyJson(report), options.out);
 }

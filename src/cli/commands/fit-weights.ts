@@ -12,7 +12,7 @@ import { InputError } from '../../io/errors';
 import { readJsonFile } from '../../io/files';
 import { parseFuseInput, parseRule } from '../../io/fuse-input';
 import { matchLabels, readLabels } from '../../io/labels';
-import { writeOutput } from '../output';
+import { prettyJson, writeOutput } from '../output';
 import { parseTask } from './eval';
 
 export interface FitWeightsOptions {
@@ -39,7 +39,7 @@ function positiveInteger(value: string | undefined, fallback: number, option: st
 
 function progressPrinter(label: string, quiet: boolean): (p: SearchProgress) => void {
   const tty = process.stderr.isTTY === true;
-  let lastPercent = -1;
+  let lastPercent = 0;
   return (p) => {
     if (quiet) return;
     const percent = Math.floor((100 * p.done) / p.total);
@@ -119,6 +119,6 @@ export function runFitWeights(options: FitWeightsOptions): void {
     const grid = hierarchicalGridSearch(data, { ...objective, weights: found.weights, onProgress: progressPrinter('hierarchical grid', quiet) });
     result = { strategy: 'hierarchical', weights: found.weights, modelWeights: grid.modelWeights, search: { ...search, dirichletScore: found.score, score: grid.score } };
   }
-  writeOutput(JSON.stringify(result, null, 2) + '\n', options.out);
+  writeOutput(prettyJson(result), options.out);
 }
 
