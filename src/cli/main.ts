@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { oneLine } from '../io/errors';
+import { runAnalyze } from './commands/analyze';
 import { runEval } from './commands/eval';
 import { runFitWeights } from './commands/fit-weights';
 import { runFuse } from './commands/fuse';
@@ -22,6 +23,29 @@ export function buildProgram(): Command {
     .version(version)
     .configureOutput({ outputError: (text, write) => write(`cer: ${text.replace(/^error: /, '')}`) })
     .exitOverride();
+
+  program
+    .command('analyze')
+    .description('analyse videos or images: faces, VS, VD, fusion and rules on every frame')
+    .argument('<input...>', 'video or image files (live streams and devices with --allow-live)')
+    .option('--out <dir>', 'folder for the results, one file per input named after it', '.')
+    .option('--format <formats>', 'output formats, comma-separated: json', 'json')
+    .option('--fusion <preset|file>', 'paper-v (default), paper-av7, paper-av8, or a JSON fusion object (e.g. from fit-weights)')
+    .option('--rule <rule>', 'none (default), rule1, rule2')
+    .option('--models <default|dir>', 'the bundled models, or a folder of model manifests (tasks it lacks come from the bundled ones)', 'default')
+    .option('--target <policy>', 'whose face: largest (default), longest-seen, all (every track gets its own results)', 'largest')
+    .option('--detector <variant>', 'BlazeFace variant: front-128 (near faces, default) or back-256 (small faces)', 'front-128')
+    .option('--whole-frame-face', 'skip face detection: the whole image is the face (pre-cropped face images)')
+    .option('--reference-compat', "reproduce the reference's quirks (integer fps, repeated outputs on frames without a face)")
+    .option('--provider <list>', 'onnxruntime execution providers to try in order, e.g. cuda,cpu', 'cpu')
+    .option('--threads <n>', 'onnxruntime threads per model (default 1; 0: one per core)')
+    .option('--allow-live', 'accept rtsp://, http(s):// streams and /dev/video* devices')
+    .option('--quiet', 'no progress or summary on stderr')
+    .addHelpText(
+      'after',
+      '\nExample:\n  cer analyze clip.mp4 --out results/\n  cer analyze faces/*.jpg --whole-frame-face --rule rule1',
+    )
+    .action(runAnalyze);
 
   program
     .command('fuse')
@@ -70,10 +94,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-export function main(argv: string[]): void {
+export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
-    program.parse(argv);
+    await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit 0; usage errors were already printed by commander.
@@ -84,4 +108,4 @@ export function main(argv: string[]): void {
   }
 }
 
-if (require.main === module) main(process.argv);
+if (require.main === module) void main(process.argv);

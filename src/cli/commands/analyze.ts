@@ -1,0 +1,131 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FusionSpec } from '../../core';
+import { InputError, oneLine } from '../../io/errors';
+import { writeFileAtomic } from '../../io/files';
+import { parseRule } from '../../io/fuse-input';
+import { describeBinary, resolveFfmpeg } from '../../media/binaries';
+import { analyzeFile, AnalyzeProgress, AnalyzeResult, Pipeline } from '../../pipeline/analyze';
+import { BLAZEFACE_VARIANTS, BlazeFaceVariant } from '../../vision/blazeface';
+import { parseTargetPolicy } from '../../vision/target';
+import { fusionOption } from './fuse';
+
+export interface AnalyzeCommandOptions {
+  out?: string;
+  format?: string;
+  fusion?: string;
+  rule?: string;
+  models?: string;
+  target?: string;
+  detector?: string;
+  wholeFrameFace?: boolean;
+  referenceCompat?: boolean;
+  threads?: string;
+  provider?: string;
+  allowLive?: boolean;
+  quiet?: boolean;
+}
+
+const FORMATS = ['json'] as const;
+
+/** The output file of an input: named after it, in the output folder. */
+export function outputPath(input: string, outDir: string, extension: string): string {
+  const base = /^[a-z]+:\/\//i.test(input) ? input.replace(/^[a-z]+:\/\//i, '').replace(/[^\w.-]+/g, '_') : path.basename(input);
+  const stem = base.replace(/\.[^.]+$/, '') || 'stream';
+  return path.join(outDir, `${stem}.${extension}`);
+}
+
+/** The JSON written for one input: the result with the numbers people read rounded sensibly. */
+export function resultJson(result: AnalyzeResult): string {
+  const { seconds: _seconds, ...rest } = result;
+  return JSON.stringify({ ...rest, rtf: result.rtf === null ? null : Math.round(result.rtf * 1000) / 1000 }) + '\n';
+}
+
+function progressBar(name: string): (p: AnalyzeProgress) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < 100 && p.frame !== p.frames) return;
+    last = now;
+    const fps = p.elapsed > 0 ? p.frame / p.elapsed : 0;
+    const width = 24;
+    if (p.frames) {
+      const fraction = Math.min(1, p.frame / p.frames);
+      const filled = Math.round(fraction * width);
+      process.stderr.write(`\r${name} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${Math.round(fraction * 100)}% ${p.frame}/${p.frames} frames ${fps.toFixed(1)} frames/s`);
+    } else {
+      process.stderr.write(`\r${name} ${p.frame} frames ${fps.toFixed(1)} frames/s`);
+    }
+  };
+}
+
+export async function runAnalyze(inputs: string[], options: AnalyzeCommandOptions): Promise<void> {
+  const formats = (options.format ?? 'json').split(',').map((f) => f.trim());
+  for (const f of formats) {
+    if (!(FORMATS as readonly string[]).includes(f)) throw new InputError(`--format: unknown format "${f}"; expected ${FORMATS.join(', ')}`);
+  }
+  const outDir = options.out ?? '.';
+  if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
+  const detector = options.detector ?? 'front-128';
+  if (!(BLAZEFACE_VARIANTS as readonly string[]).includes(detector)) {
+    throw new InputError(`--detector: expected ${BLAZEFACE_VARIANTS.join(' or ')}, got "${detector}"`);
+  }
+  let threads: number | undefined;
+  if (options.threads !== undefined) {
+    threads = Number(options.threads);
+    if (!Number.isInteger(threads) || threads < 0) throw new InputError(`--threads: expected a whole number ≥ 0, got "${options.threads}"`);
+  }
+  let target;
+  try {
+    target = parseTargetPolicy(options.target ?? 'largest');
+  } catch (err) {
+    throw new InputError(`--target: ${oneLine(err)}`);
+  }
+  const fusion: FusionSpec | undefined = options.fusion !== undefined ? fusionOption(options.fusion) : undefined;
+  const quiet = options.quiet === true;
+  if (!quiet) process.stderr.write(`cer: ffmpeg: ${describeBinary(resolveFfmpeg())}\n`);
+
+  const pipeline = await Pipeline.load({
+    models: options.models ?? 'default',
+    detector: detector as BlazeFaceVariant,
+    fusion,
+    rule: options.rule !== undefined ? parseRule(options.rule, '--rule') : 'none',
+    target,
+    wholeFrameFace: options.wholeFrameFace === true,
+    referenceCompat: options.referenceCompat === true,
+    session: {
+      executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
+      intraOpNumThreads: threads,
+    },
+  });
+  let failures = 0;
+  try {
+    for (const input of inputs) {
+      const out = outputPath(input, outDir, 'json');
+      const showBar = !quiet && process.stderr.isTTY === true;
+      try {
+        const result = await analyzeFile(pipeline, input, {
+          allowLive: options.allowLive === true,
+          onProgress: showBar ? progressBar(path.basename(input)) : undefined,
+        });
+        if (showBar) process.stderr.write('\n');
+        writeFileAtomic(out, resultJson(result));
+        if (!quiet) {
+          const rtf = result.rtf === null ? 'n/a' : result.rtf.toFixed(3);
+          process.stderr.write(
+            `cer: ${input} → ${out}: ${result.frames} frames in ${result.seconds.toFixed(2)} s, ` +
+              `${(result.frames / result.seconds).toFixed(1)} frames/s, real-time factor ${rtf}\n`,
+          );
+        }
+      } catch (err) {
+        if (showBar) process.stderr.write('\n');
+        failures++;
+        const message = oneLine(err);
+        process.stderr.write(`cer: ${message.includes(input) ? message : `${input}: ${message}`}\n`);
+      }
+    }
+  } finally {
+    await pipeline.release();
+  }
+  if (failures > 0) process.exitCode = 1;
+}

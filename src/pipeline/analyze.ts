@@ -1,0 +1,350 @@
+/**
+ * From a video (or a still image) to compound expressions per frame: decode → faces (detect,
+ * track, pick the target) → VS → VD → fusion → rule. The same code serves `cer analyze` and the
+ * Node-RED nodes.
+ */
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  argmax,
+  COMPOUND_NAMES,
+  compoundScoresInto,
+  Fusion,
+  FusionSpec,
+  fuseFrameInto,
+  LabelRemap,
+  NUM_BASIC,
+  NUM_COMPOUND,
+  resolveFusion,
+  Rule,
+} from '../core';
+import { resolveFfmpeg } from '../media/binaries';
+import { InputError } from '../io/errors';
+import { decodeFramesInWorker } from '../media/frame-worker';
+import { ffmpegFeatures } from '../media/frames';
+import { probeMedia } from '../media/probe';
+import { frameRateValue, type MediaInfo, type VideoFrame } from '../media/types';
+import { ModelError } from '../models/errors';
+import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest, type ModelTask } from '../models/manifest';
+import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
+import { SequenceModelVD, TemporalSmoothingVD, TEMPORAL_SMOOTHING_VD_ID, type VDStage } from '../stages/vd';
+import { StaticVisualStage } from '../stages/vs';
+import { BlazeFaceDetector, type BlazeFaceVariant } from '../vision/blazeface';
+import { selectTargets, type TargetPolicy } from '../vision/target';
+import { IouTracker } from '../vision/tracker';
+import type { Box, TrackedFace } from '../vision/types';
+
+export interface PipelineOptions {
+  /** `default` (the package's models) or a folder of manifests; tasks it lacks come from the package's. */
+  readonly models?: string;
+  /** Face detector variant when the models folder has none of its own; default front-128. */
+  readonly detector?: BlazeFaceVariant;
+  /** Fusion spec; default the paper's preset for the models present (paper-v for VS+VD). */
+  readonly fusion?: FusionSpec;
+  readonly rule?: Rule;
+  readonly target?: TargetPolicy;
+  /** Skip detection: the whole image is the face (pre-cropped face images). */
+  readonly wholeFrameFace?: boolean;
+  /** Reproduce the reference's quirks (integer fps for VD, repeated outputs on face-less frames). */
+  readonly referenceCompat?: boolean;
+  readonly session?: SessionOptions;
+}
+
+export interface FaceResult {
+  readonly box: Box;
+  readonly score: number;
+  readonly track: number;
+}
+
+/** One frame of one face stream (one per frame, or one per track and frame with target `all`). */
+export interface FrameResult {
+  readonly frame: number;
+  readonly t: number;
+  readonly face: FaceResult | null;
+  readonly vs: number[] | null;
+  readonly vd: number[] | null;
+  readonly a: number[] | null;
+  readonly fused: number[] | null;
+  readonly compound: number[] | null;
+  readonly label: string | null;
+}
+
+export interface ModelIds {
+  readonly vs: string;
+  readonly vd: string;
+  readonly a: string | null;
+}
+
+/** Loaded models, shared by every input a Pipeline analyses. */
+export class Pipeline {
+  private constructor(
+    readonly options: PipelineOptions,
+    readonly detector: BlazeFaceDetector | null,
+    readonly vs: StaticVisualStage,
+    private readonly vdSession: ModelSession | null,
+    readonly fusion: Fusion,
+    readonly fusionSpec: FusionSpec,
+    readonly rule: Rule,
+  ) {}
+
+  static async load(pipelineOptions: PipelineOptions = {}): Promise<Pipeline> {
+    // The models are small: one thread each runs them fastest here; onnxruntime's default (one
+    // per core) makes its threads spin against ffmpeg's on a 2-core machine (5× slower detection).
+    const session: SessionOptions = { ...pipelineOptions.session, intraOpNumThreads: pipelineOptions.session?.intraOpNumThreads ?? 1 };
+    const options: PipelineOptions = { ...pipelineOptions, session };
+    const manifests = await modelsFor(options.models ?? 'default');
+    const held: Array<{ release(): Promise<void> }> = [];
+    try {
+      let detector: BlazeFaceDetector | null = null;
+      if (!options.wholeFrameFace) {
+        const own = manifests.get('face-detection');
+        detector = await BlazeFaceDetector.load(own ?? options.detector ?? 'front-128', options.session);
+        held.push(detector);
+      }
+      const vsManifest = manifests.get('static-visual');
+      if (vsManifest === undefined) throw new ModelError(`no static-visual model in ${options.models}`);
+      const vs = await StaticVisualStage.load(vsManifest, options.session);
+      held.push(vs);
+      let vdSession: ModelSession | null = null;
+      const vdManifest = manifests.get('dynamic-visual');
+      if (vdManifest !== undefined) {
+        if (vsManifest.outputs.features === undefined) {
+          throw new ModelError(`${vdManifest.label}: a sequence-model VD needs the static model's features, and ${vsManifest.label} names no features output`);
+        }
+        vdSession = await acquireSession(vdManifest, options.session);
+        held.push(vdSession);
+      }
+      const spec = options.fusion ?? { strategy: 'dirichlet', preset: 'paper-v' };
+      const fusion = resolveFusion(spec, fusionModels(spec));
+      const pipeline = new Pipeline(options, detector, vs, vdSession, fusion, spec, options.rule ?? 'none');
+      await pipeline.warmUp();
+      return pipeline;
+    } catch (err) {
+      await Promise.all(held.map((h) => h.release()));
+      throw err;
+    }
+  }
+
+  /** First runs are slow (onnxruntime allocates, ffmpeg is asked what it supports): do them now. */
+  private async warmUp(): Promise<void> {
+    const blank = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) };
+    await this.detector?.detect(blank);
+    await this.vs.run(blank, [0, 0, 64, 64]);
+    await ffmpegFeatures(resolveFfmpeg());
+  }
+
+  get modelIds(): ModelIds {
+    return { vs: this.vs.id, vd: this.vdSession ? this.vdSession.manifest.id : TEMPORAL_SMOOTHING_VD_ID, a: null };
+  }
+
+  /** A fresh VD stream: the sequence model when one is configured, else temporal smoothing. */
+  createVD(): VDStage {
+    const referenceCompat = this.options.referenceCompat ?? false;
+    const session = this.vdSession;
+    if (session === null) return new TemporalSmoothingVD({ referenceCompat });
+    const m = session.manifest;
+    const remap = new LabelRemap(m.labels ?? [], m.outputKind ?? 'logits');
+    const dim = m.input.shape[2];
+    return new SequenceModelVD({
+      referenceCompat,
+      dim,
+      remap,
+      runSequence: async (window, d) => {
+        const out = await session.run({ [m.input.name]: { data: window, shape: [1, window.length / d, d] } }, [m.outputs.scores]);
+        return out[m.outputs.scores].data;
+      },
+    });
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.detector?.release(), this.vs.release(), this.vdSession?.release()]);
+  }
+}
+
+/** A fusion over VS and VD, or over VS, VD and A when the spec has three models. */
+function fusionModels(spec: FusionSpec): string[] {
+  const three = spec.preset === 'paper-av7' || spec.preset === 'paper-av8' || spec.weights?.length === 3;
+  return three ? ['vs', 'vd', 'a'] : ['vs', 'vd'];
+}
+
+/** The manifest to use for each task: the folder's own, else the package's. */
+async function modelsFor(models: string): Promise<Map<ModelTask, LoadedManifest>> {
+  const byTask = new Map<ModelTask, LoadedManifest>();
+  const take = (list: LoadedManifest[]): void => {
+    for (const m of list) if (!byTask.has(m.task)) byTask.set(m.task, m);
+  };
+  if (models !== 'default') take(await listManifests(path.resolve(models)));
+  const defaults = await listManifests(DEFAULT_MODELS_DIR);
+  // The package's own face detector is chosen by variant, not by file order.
+  take(defaults.filter((m) => m.task !== 'face-detection' && m.task !== 'dynamic-visual'));
+  return byTask;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** One face stream's state across frames. */
+class FaceStream {
+  vd: VDStage;
+  track = -1;
+  lastVS: Float64Array;
+  lastVD: Float64Array | null = null;
+
+  constructor(private readonly pipeline: Pipeline) {
+    this.vd = pipeline.createVD();
+    this.lastVS = new Float64Array(NUM_BASIC);
+  }
+
+  /** Starts over when the target moves to another track. */
+  follow(track: number): void {
+    if (this.track !== track) {
+      if (this.track !== -1) this.vd = this.pipeline.createVD();
+      this.track = track;
+    }
+  }
+}
+
+export interface AnalyzeProgress {
+  readonly frame: number;
+  /** Expected frame count, when the container says. */
+  readonly frames: number | null;
+  readonly elapsed: number;
+}
+
+export interface AnalyzeRunOptions {
+  readonly signal?: AbortSignal;
+  readonly allowLive?: boolean;
+  readonly onProgress?: (progress: AnalyzeProgress) => void;
+}
+
+export interface AnalyzeResult {
+  readonly input: string;
+  readonly fps: number | null;
+  readonly frameRate: string | null;
+  readonly frames: number;
+  readonly duration: number | null;
+  readonly models: ModelIds;
+  readonly fusion: FusionSpec;
+  readonly rule: Rule;
+  readonly target: TargetPolicy;
+  readonly referenceCompat: boolean;
+  readonly results: FrameResult[];
+  readonly seconds: number;
+  readonly rtf: number | null;
+}
+
+/**
+ * Analyses one input frame by frame, yielding each frame's results as soon as they are known
+ * (one per frame, or one per face and frame with target `all`).
+ */
+export async function* analyzeFrames(
+  pipeline: Pipeline,
+  input: string,
+  info: MediaInfo,
+  options: AnalyzeRunOptions = {},
+): AsyncGenerator<FrameResult, void, undefined> {
+  const po = pipeline.options;
+  const policy = po.target ?? 'largest';
+  const compat = po.referenceCompat ?? false;
+  const rate = info.frameRate;
+  // The reference reads an integer fps (29.97 → 29); VD truncates it itself in compat mode.
+  const fps = rate ? frameRateValue(rate) : 25;
+  const tracker = new IouTracker();
+  const single = new FaceStream(pipeline);
+  const perTrack = new Map<number, FaceStream>();
+  const fused = new Float64Array(NUM_BASIC);
+  const compound = new Float64Array(NUM_COMPOUND);
+  const withA = pipeline.fusion.models.length === 3;
+
+  const finish = (frame: VideoFrame, face: TrackedFace | null, vs: Float64Array | null, vd: Float64Array | null): FrameResult => {
+    const votes = withA ? [vs, vd, null] : [vs, vd];
+    const hasFused = fuseFrameInto(pipeline.fusion, votes, fused);
+    if (hasFused) compoundScoresInto(fused, pipeline.rule, compound);
+    return {
+      frame: frame.index,
+      t: frame.t,
+      face: face ? { box: face.box.map(round3) as Box, score: round3(face.score), track: face.track } : null,
+      vs: vs ? Array.from(vs) : null,
+      vd: vd ? Array.from(vd) : null,
+      a: null,
+      fused: hasFused ? Array.from(fused) : null,
+      compound: hasFused ? Array.from(compound) : null,
+      label: hasFused ? COMPOUND_NAMES[argmax(compound)] : null,
+    };
+  };
+
+  const started = performance.now();
+  for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true })) {
+    let faces: TrackedFace[];
+    if (pipeline.detector === null) {
+      faces = [{ box: [0, 0, frame.width, frame.height], score: 1, track: 1 }];
+    } else {
+      faces = tracker.update(await pipeline.detector.detect(frame), frame.index);
+    }
+    const targets = selectTargets(faces, policy, tracker);
+
+    if (policy === 'all') {
+      for (const track of [...perTrack.keys()]) if (!targets.some((f) => f.track === track)) perTrack.delete(track);
+      if (targets.length === 0) yield finish(frame, null, null, null);
+      for (const face of targets) {
+        let stream = perTrack.get(face.track);
+        if (stream === undefined) perTrack.set(face.track, (stream = new FaceStream(pipeline)));
+        const vs = await pipeline.vs.run(frame, face.box);
+        const vd = await stream.vd.update({ index: frame.index, fps, face: true, vsProbs: vs.probs, features: vs.features });
+        yield finish(frame, face, vs.probs, vd);
+      }
+    } else if (targets.length === 0) {
+      // No face: VD's window is cleared. The reference repeats the last VS and VD outputs
+      // (zeros / uniform before the first face); by default the frame has no estimate.
+      const vd = await single.vd.update({ index: frame.index, fps, face: false });
+      if (compat) yield finish(frame, null, single.lastVS, single.lastVD ?? vd);
+      else yield finish(frame, null, null, null);
+    } else {
+      const face = targets[0];
+      single.follow(face.track);
+      const vs = await pipeline.vs.run(frame, face.box);
+      const vd = await single.vd.update({ index: frame.index, fps, face: true, vsProbs: vs.probs, features: vs.features });
+      single.lastVS = vs.probs;
+      single.lastVD = vd;
+      yield finish(frame, face, vs.probs, vd);
+    }
+    options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - started) / 1000 });
+  }
+}
+
+/** Analyses one input and collects every frame's results. */
+export async function analyzeFile(pipeline: Pipeline, input: string, options: AnalyzeRunOptions = {}): Promise<AnalyzeResult> {
+  const started = performance.now();
+  const info = await probeMedia(input, { allowLive: options.allowLive, signal: options.signal });
+  const results: FrameResult[] = [];
+  let frames = 0;
+  let lastFrame = -1;
+  for await (const r of analyzeFrames(pipeline, input, info, options)) {
+    results.push(r);
+    if (r.frame !== lastFrame) {
+      frames++;
+      lastFrame = r.frame;
+    }
+  }
+  if (pipeline.detector !== null && !results.some((r) => r.face !== null)) {
+    throw new InputError(`${input}: no face found in ${info.kind === 'image' ? 'the image' : `any of its ${frames} frames`}`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const rate = info.frameRate;
+  const duration = info.kind === 'image' ? 0 : (info.duration ?? (rate ? frames / frameRateValue(rate) : null));
+  const po = pipeline.options;
+  return {
+    input,
+    fps: rate ? frameRateValue(rate) : null,
+    frameRate: rate ? `${rate.num}/${rate.den}` : null,
+    frames,
+    duration,
+    models: pipeline.modelIds,
+    fusion: pipeline.fusionSpec,
+    rule: pipeline.rule,
+    target: po.target ?? 'largest',
+    referenceCompat: po.referenceCompat ?? false,
+    results,
+    seconds,
+    rtf: duration ? seconds / duration : null,
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * The static visual (VS) stage: one face crop of one frame → 7 canonical probabilities (and the
+ * model's feature vector where its manifest names one, for a sequence-model VD).
+ */
+import { LabelRemap } from '../core/emotions';
+import type { RgbImage } from '../media/types';
+import { ModelError } from '../models/errors';
+import type { ImageLayout, LoadedManifest } from '../models/manifest';
+import { acquireSession, ModelSession, SessionOptions } from '../models/session';
+import { cropImage, letterboxImage, resizeImage, toTensor } from '../vision/image';
+import type { Box } from '../vision/types';
+
+export interface VSOutput {
+  /** Canonical 7-class probabilities. */
+  readonly probs: Float64Array;
+  /** The model's feature vector, where the manifest names a features output. */
+  readonly features?: Float32Array;
+}
+
+export class StaticVisualStage {
+  readonly id: string;
+  private readonly remap: LabelRemap;
+  private readonly layout: ImageLayout;
+  private readonly inputShape: number[];
+  private readonly tensor: Float32Array;
+  private readonly resized: Uint8Array;
+  private crop = new Uint8Array(0);
+
+  private constructor(
+    private readonly handle: ModelSession,
+    readonly manifest: LoadedManifest,
+  ) {
+    this.id = manifest.id;
+    const pre = manifest.preprocessing;
+    if (pre === undefined) throw new ModelError(`${manifest.label}: a static-visual model needs "preprocessing"`);
+    if (manifest.labels === undefined) throw new ModelError(`${manifest.label}: a static-visual model needs "labels"`);
+    const layout = manifest.input.layout;
+    if (layout !== 'NHWC' && layout !== 'NCHW') throw new ModelError(`${manifest.label}: input.layout must be NHWC or NCHW for images`);
+    this.layout = layout;
+    try {
+      this.remap = new LabelRemap(manifest.labels, manifest.outputKind ?? 'probabilities');
+    } catch (err) {
+      throw new ModelError(`${manifest.label}: labels: ${(err as Error).message}`);
+    }
+    const [width, height] = pre.size;
+    const channels = pre.colour === 'gray' ? 1 : 3;
+    this.inputShape = layout === 'NHWC' ? [1, height, width, channels] : [1, channels, height, width];
+    this.tensor = new Float32Array(width * height * channels);
+    this.resized = new Uint8Array(width * height * 3);
+  }
+
+  static async load(manifest: LoadedManifest, options: SessionOptions = {}): Promise<StaticVisualStage> {
+    const handle = await acquireSession(manifest, options);
+    try {
+      return new StaticVisualStage(handle, manifest);
+    } catch (err) {
+      await handle.release();
+      throw err;
+    }
+  }
+
+  get provider(): string {
+    return this.handle.provider;
+  }
+
+  /** Runs the model on the part of `image` inside `box` (clipped to the frame). */
+  async run(image: RgbImage, box: Readonly<Box>): Promise<VSOutput> {
+    const pre = this.manifest.preprocessing as NonNullable<LoadedManifest['preprocessing']>;
+    const [width, height] = pre.size;
+    const needed = Math.ceil(box[2] - box[0] + 2) * Math.ceil(box[3] - box[1] + 2) * 3;
+    if (this.crop.length < needed) this.crop = new Uint8Array(needed);
+    const face = cropImage(image, box, this.crop);
+    const input =
+      pre.resize === 'letterbox'
+        ? letterboxImage(face, width, height, { interpolation: pre.interpolation, out: this.resized }).image
+        : resizeImage(face, width, height, pre.interpolation, this.resized);
+    toTensor(input, pre, this.layout, this.tensor);
+    const { scores, features } = this.manifest.outputs;
+    const names = features ? [scores, features] : [scores];
+    const out = await this.handle.run({ [this.manifest.input.name]: { data: this.tensor, shape: this.inputShape } }, names);
+    return {
+      probs: this.remap.toCanonical(out[scores].data),
+      features: features ? Float32Array.from(out[features].data) : undefined,
+    };
+  }
+
+  release(): Promise<void> {
+    return this.handle.release();
+  }
+}

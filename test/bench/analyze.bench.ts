@@ -1,0 +1,113 @@
+/**
+ * npm run bench — the video pipeline's speed and memory on this machine:
+ *  - on the RAVDESS clip, in the same run: decode only (ffmpeg to raw RGB, the floor), `cer analyze`,
+ *    its real-time factor and its ratio to the floor (targets: RTF ≤ 0.25, ≤ 2× the floor);
+ *  - peak RSS of `cer analyze` streaming a synthetic 720p30 video with a face overlaid, 1 and
+ *    10 minutes long (target ≤ 400 MB, independent of length).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { resolveFfmpeg } from '../../src/media/binaries';
+import { decodeFramesInWorker } from '../../src/media/frame-worker';
+import { probeMedia } from '../../src/media/probe';
+import { CER } from '../helpers/cli';
+import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
+
+const RUNS = 5;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Runs `cer analyze` and returns its wall time and its peak RSS (VmHWM, polled from /proc). */
+function runAnalyze(args: string[]): Promise<{ seconds: number; peakRssMb: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [CER, 'analyze', '--quiet', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let peakKb = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch {
+        /* exited */
+      }
+    }, 100);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearInterval(poll);
+      if (code !== 0) reject(new Error(`cer analyze failed: ${stderr}`));
+      else resolve({ seconds: (performance.now() - t0) / 1000, peakRssMb: peakKb / 1024, stderr });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const ffmpeg = resolveFfmpeg();
+  console.log(`analyze benchmark: node ${process.version}, ${os.cpus().length} cores, ffmpeg ${ffmpeg.path} (${ffmpeg.source})`);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-bench-'));
+  try {
+    if (!fs.existsSync(RAVDESS_CLIP)) {
+      console.log(`skipped the RAVDESS figures: ${RAVDESS_CLIP} is absent`);
+    } else {
+      const info = await probeMedia(RAVDESS_CLIP);
+      const duration = info.duration ?? 0;
+      const floors: number[] = [];
+      const analyses: number[] = [];
+      const rtfs: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const t0 = performance.now();
+        let n = 0;
+        for await (const frame of decodeFramesInWorker(RAVDESS_CLIP, { reuseBuffers: true })) n += frame.index >= 0 ? 1 : 0;
+        floors.push((performance.now() - t0) / 1000);
+        const run = spawnSync(process.execPath, [CER, 'analyze', RAVDESS_CLIP, '--out', out], { encoding: 'utf8' });
+        if (run.status !== 0) throw new Error(run.stderr);
+        const m = /(\d+) frames in ([\d.]+) s, .* real-time factor ([\d.]+)/.exec(run.stderr);
+        if (!m) throw new Error(`no summary line in: ${run.stderr}`);
+        analyses.push(Number(m[2]));
+        rtfs.push(Number(m[3]));
+        if (i === 0) console.log(`RAVDESS clip: ${n} frames, ${duration.toFixed(2)} s, ${info.width}x${info.height}`);
+      }
+      const floor = median(floors);
+      const analysis = median(analyses);
+      const rtf = median(rtfs);
+      console.log(`decode only (probe + ffmpeg → raw RGB), median of ${RUNS}:   ${floor.toFixed(3)} s  (RTF ${(floor / duration).toFixed(3)})`);
+      console.log(`cer analyze per input (probe … JSON), median of ${RUNS}:    ${analysis.toFixed(3)} s`);
+      console.log(`real-time factor:                                  ${rtf.toFixed(3)}  (target ≤ 0.25: ${rtf <= 0.25 ? 'met' : 'MISSED'})`);
+      console.log(`ratio to the decode floor:                         ${(analysis / floor).toFixed(2)}×  (target ≤ 2×: ${analysis / floor <= 2 ? 'met' : 'MISSED'})`);
+    }
+
+    for (const minutes of [1, 10]) {
+      const video = path.join(out, `synthetic-${minutes}min.mp4`);
+      const face = fs.existsSync(ASTRONAUT_PNG) ? ASTRONAUT_PNG : null;
+      const overlay = face
+        ? ['-loop', '1', '-i', face, '-filter_complex', "[1:v]scale=360:-1[f];[0:v][f]overlay=x='460+200*sin(t/3)':y=180"]
+        : ['-vf', 'drawbox=x=540:y=260:w=200:h=200:color=white:t=fill'];
+      const make = spawnSync(ffmpeg.path, [
+        '-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=0x506070:s=1280x720:r=30:d=${minutes * 60}`, ...overlay,
+        '-t', String(minutes * 60), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', video,
+      ]);
+      if (make.status !== 0) throw new Error(`making the synthetic video failed: ${make.stderr.toString()}`);
+      const r = await runAnalyze([video, '--out', out]);
+      const frames = minutes * 60 * 30;
+      console.log(
+        `synthetic 720p30, ${String(minutes).padStart(2)} min (${frames} frames): peak RSS ${r.peakRssMb.toFixed(0)} MB` +
+          `  (target ≤ 400 MB: ${r.peakRssMb <= 400 ? 'met' : 'MISSED'}), ${r.seconds.toFixed(1)} s, RTF ${(r.seconds / (minutes * 60)).toFixed(3)}`,
+      );
+      fs.rmSync(video, { force: true });
+    }
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,262 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { COMPOUND_NAMES, FUSION_PRESETS } from '../../src/core';
+import { resolveFfmpeg, resolveFfprobe } from '../../src/media/binaries';
+import { decodeFrames } from '../../src/media/frames';
+import { decodeFramesInWorker } from '../../src/media/frame-worker';
+import { cer } from '../helpers/cli';
+import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT, requireTestdata } from '../helpers/testdata';
+import { makeMediaFixtures, MediaFixtures, processExists } from '../media/fixtures';
+
+interface Result {
+  frame: number;
+  t: number;
+  face: { box: number[]; score: number; track: number } | null;
+  vs: number[] | null;
+  vd: number[] | null;
+  a: number[] | null;
+  fused: number[] | null;
+  compound: number[] | null;
+  label: string | null;
+}
+interface Analysis {
+  input: string;
+  fps: number | null;
+  frames: number;
+  duration: number;
+  models: { vs: string; vd: string; a: string | null };
+  fusion: { strategy: string; preset?: string };
+  rule: string;
+  results: Result[];
+  rtf: number | null;
+}
+
+/** ffmpeg / ffprobe processes whose command line mentions `text` (from /proc). */
+function mediaProcessesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (/ff(mpeg|probe)/.test(cmdline.split('\0')[0]) && cmdline.includes(text)) found.push(Number(entry));
+    } catch {
+      // ended while we looked
+    }
+  }
+  return found;
+}
+
+function assertProbability(v: number[] | null, what: string): void {
+  assert.ok(v !== null, `${what} is null`);
+  assert.equal(v.length, 7, what);
+  v.forEach((p) => assert.ok(p >= 0 && p <= 1, `${what}: ${p}`));
+  assert.ok(Math.abs(v.reduce((a, b) => a + b, 0) - 1) < 1e-5, `${what} sums to one`);
+}
+
+describe('cer analyze: the visual path on real media', function () {
+  let out: string;
+  before(() => (out = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-analyze-'))));
+  after(() => fs.rmSync(out, { recursive: true, force: true }));
+
+  describe('the RAVDESS clip', function () {
+    let analysis: Analysis;
+    let decodedFrames: number;
+    before(function () {
+      requireTestdata(this, RAVDESS_CLIP);
+      const r = cer(['analyze', RAVDESS_CLIP, '--out', out]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /ffmpeg: .* \(from /);
+      assert.match(r.stderr, /98 frames in [\d.]+ s, [\d.]+ frames\/s, real-time factor [\d.]+/);
+      analysis = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as Analysis;
+      const counted = execFileSync(resolveFfprobe().path, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', RAVDESS_CLIP], { encoding: 'utf8' });
+      decodedFrames = Number(counted.trim());
+    });
+
+    it('gives one result per decoded frame, in order, with exact times', () => {
+      assert.equal(decodedFrames, 98);
+      assert.equal(analysis.frames, decodedFrames);
+      assert.equal(analysis.results.length, decodedFrames);
+      analysis.results.forEach((r, i) => {
+        assert.equal(r.frame, i);
+        assert.ok(Math.abs(r.t - (i * 1001) / 30000) < 1e-9, `frame ${i} at ${r.t}`);
+      });
+      assert.ok(Math.abs((analysis.fps ?? 0) - 30000 / 1001) < 1e-12);
+      assert.ok(Math.abs(analysis.duration - 3.35) < 0.01);
+      assert.equal(typeof analysis.rtf, 'number');
+      assert.deepEqual(analysis.models, { vs: 'vs-fer2013-minixception', vd: 'temporal-smoothing', a: null });
+      assert.deepEqual(analysis.fusion, { strategy: 'dirichlet', preset: 'paper-v' });
+    });
+
+    it('finds the face on at least 95 % of the frames, near the centre, as one track', () => {
+      const withFace = analysis.results.filter((r) => r.face !== null);
+      assert.ok(withFace.length >= 0.95 * analysis.frames, `${withFace.length} of ${analysis.frames}`);
+      for (const r of withFace) {
+        const [x1, y1, x2, y2] = r.face?.box ?? [];
+        assert.ok(x1 < 640 && x2 > 640 && y1 < 400 && y2 > 300, `frame ${r.frame} box ${r.face?.box}`);
+        assert.ok((r.face?.score ?? 0) > 0.5);
+        assert.equal(r.face?.track, 1);
+      }
+    });
+
+    it('gives valid probability vectors, fused and labelled as the paper-v formula says', () => {
+      const W = FUSION_PRESETS['paper-v'].weights;
+      for (const r of analysis.results.filter((x) => x.face !== null)) {
+        assertProbability(r.vs, `frame ${r.frame} vs`);
+        assertProbability(r.vd, `frame ${r.frame} vd`);
+        assert.equal(r.a, null);
+        const vs = r.vs as number[];
+        const vd = r.vd as number[];
+        r.fused?.forEach((p, c) => assert.ok(Math.abs(p - (vs[c] * W[0][c] + vd[c] * W[1][c])) < 1e-12));
+        const compound = r.compound as number[];
+        assert.equal(compound.length, 7);
+        assert.equal(r.label, COMPOUND_NAMES[compound.indexOf(Math.max(...compound))]);
+      }
+    });
+
+    it('VD is temporal smoothing of VS sampled every 6th frame (29.97 fps), filled from the first', () => {
+      const [f0, f6, f12] = [0, 6, 12].map((i) => analysis.results[i]);
+      assert.deepEqual(f0.vd, f0.vs, 'the window starts as 10 copies of frame 0');
+      for (let i = 1; i < 6; i++) assert.deepEqual(analysis.results[i].vd, f0.vd, `held at frame ${i}`);
+      const vs0 = f0.vs as number[];
+      const vs6 = f6.vs as number[];
+      const vs12 = f12.vs as number[];
+      f6.vd?.forEach((p, c) => assert.ok(Math.abs(p - (9 * vs0[c] + vs6[c]) / 10) < 1e-12));
+      f12.vd?.forEach((p, c) => assert.ok(Math.abs(p - (8 * vs0[c] + vs6[c] + vs12[c]) / 10) < 1e-12));
+    });
+
+    it('--target all gives the one person one track; --reference-compat is recorded', () => {
+      const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--target', 'all', '--reference-compat', '--rule', 'rule1', '--quiet']);
+      assert.equal(r.status, 0, r.stderr);
+      const all = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as Analysis & { referenceCompat: boolean; target: string };
+      assert.equal(all.frames, 98);
+      assert.equal(all.target, 'all');
+      assert.equal(all.referenceCompat, true);
+      assert.equal(all.rule, 'rule1');
+      assert.ok(all.results.every((x) => x.face === null || x.face.track === 1));
+    });
+  });
+
+  it('astronaut.png: one face, found on her face', function () {
+    requireTestdata(this, ASTRONAUT_PNG);
+    const r = cer(['analyze', ASTRONAUT_PNG, '--out', out, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const a = JSON.parse(fs.readFileSync(path.join(out, 'astronaut.json'), 'utf8')) as Analysis;
+    assert.equal(a.frames, 1);
+    assert.equal(a.results.length, 1);
+    assert.equal(a.fps, null);
+    const [x1, y1, x2, y2] = a.results[0].face?.box ?? [];
+    // Her eyes are at about (204, 101) and (246, 104), her mouth at (224, 145).
+    assert.ok(x1 < 204 && x2 > 246 && y1 < 101 && y2 > 145, `box ${a.results[0].face?.box}`);
+    assertProbability(a.results[0].vs, 'vs');
+    assert.ok(COMPOUND_NAMES.includes(a.results[0].label as string));
+    // A smiling face: Happiness is VS's strongest emotion.
+    const vs = a.results[0].vs as number[];
+    assert.equal(vs.indexOf(Math.max(...vs)), 4);
+  });
+
+  it('--whole-frame-face takes the whole image as the face', function () {
+    requireTestdata(this, ASTRONAUT_PNG);
+    const r = cer(['analyze', ASTRONAUT_PNG, '--out', out, '--whole-frame-face', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const a = JSON.parse(fs.readFileSync(path.join(out, 'astronaut.json'), 'utf8')) as Analysis;
+    assert.deepEqual(a.results[0].face, { box: [0, 0, 512, 512], score: 1, track: 1 });
+  });
+
+  describe('bad inputs: one line naming the problem, no ffmpeg left, no partial output', function () {
+    let fx: MediaFixtures;
+    let badOut: string;
+    let noFace: string;
+    let modelsDir: string;
+    before(function () {
+      requireTestdata(this, RAVDESS_CLIP);
+      requireTestdata(this, ASTRONAUT_PNG);
+      fx = makeMediaFixtures();
+      noFace = path.join(fx.dir, 'grey.png');
+      execFileSync(resolveFfmpeg().path, ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=320x240', '-frames:v', '1', noFace]);
+      modelsDir = path.join(fx.dir, 'models');
+      fs.mkdirSync(modelsDir);
+    });
+    beforeEach(() => (badOut = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-bad-'))));
+    afterEach(() => fs.rmSync(badOut, { recursive: true, force: true }));
+    after(() => fx?.cleanup());
+
+    function expectOneLineError(args: string[], message: RegExp): void {
+      const r = cer(['analyze', ...args, '--out', badOut, '--quiet']);
+      assert.equal(r.status, 1, r.stderr);
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], /^cer: /);
+      assert.match(lines[0], message);
+      assert.deepEqual(fs.readdirSync(badOut), [], 'no output file, not even a temporary one');
+      assert.deepEqual(mediaProcessesMentioning(fx.dir), [], 'no ffmpeg left behind');
+    }
+
+    it('a missing file', () => expectOneLineError([path.join(fx.dir, 'absent.mp4')], /absent\.mp4: no such file/));
+    it('a zero-byte file', () => expectOneLineError([fx.empty], /empty\.mp4: is empty/));
+    it('a text file named .mp4', () => expectOneLineError([fx.text], /notes\.mp4: not a media file/));
+    it('a truncated mp4', () => expectOneLineError([fx.truncated], /truncated\.mp4: decoding stopped after \d+ frames, the file is truncated or corrupt/));
+    it('an image with no face', () => expectOneLineError([noFace], /grey\.png: no face found in the image/));
+
+    it('a corrupt model file', () => {
+      const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models', 'vs-fer2013-minixception.json'), 'utf8')) as Record<string, unknown>;
+      const garbage = Buffer.from('this is not an onnx model at all');
+      fs.writeFileSync(path.join(modelsDir, 'vs-fer2013-minixception.onnx'), garbage);
+      manifest.sha256 = require('node:crypto').createHash('sha256').update(garbage).digest('hex') as string;
+      fs.writeFileSync(path.join(modelsDir, 'vs-fer2013-minixception.json'), JSON.stringify(manifest));
+      expectOneLineError([ASTRONAUT_PNG, '--models', modelsDir], /vs-fer2013-minixception\.json: onnxruntime cannot load model file .*vs-fer2013-minixception\.onnx/);
+    });
+
+    it('a model file with the wrong checksum', () => {
+      const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models', 'vs-fer2013-minixception.json'), 'utf8')) as Record<string, unknown>;
+      fs.copyFileSync(path.join(REPO_ROOT, 'models', 'vs-fer2013-minixception.onnx'), path.join(modelsDir, 'vs-fer2013-minixception.onnx'));
+      manifest.sha256 = '0'.repeat(64);
+      fs.writeFileSync(path.join(modelsDir, 'vs-fer2013-minixception.json'), JSON.stringify(manifest));
+      expectOneLineError([ASTRONAUT_PNG, '--models', modelsDir], /vs-fer2013-minixception\.json: .*checksum mismatch \(expected 0{64}, got [0-9a-f]{64}\)/);
+    });
+
+    it('one bad input among good ones: the good ones are written, the exit status says it failed', () => {
+      const r = cer(['analyze', fx.empty, ASTRONAUT_PNG, '--out', badOut, '--quiet']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /empty\.mp4: is empty/);
+      assert.deepEqual(fs.readdirSync(badOut), ['astronaut.json']);
+    });
+  });
+});
+
+describe('decoding in a worker thread', function () {
+  before(function () {
+    requireTestdata(this, RAVDESS_CLIP);
+  });
+
+  it('gives the same frames as decodeFrames', async () => {
+    const direct: Array<{ t: number; head: string }> = [];
+    for await (const f of decodeFrames(RAVDESS_CLIP)) {
+      direct.push({ t: f.t, head: Buffer.from(f.data.subarray(0, 4096)).toString('hex') });
+      if (f.index === 9) break;
+    }
+    let i = 0;
+    for await (const f of decodeFramesInWorker(RAVDESS_CLIP, { reuseBuffers: true })) {
+      assert.equal(f.t, direct[i].t);
+      assert.equal(Buffer.from(f.data.subarray(0, 4096)).toString('hex'), direct[i].head);
+      if (++i === 10) break;
+    }
+    assert.equal(i, 10);
+  });
+
+  it('stops ffmpeg when the loop ends early, and reports errors as one line', async () => {
+    let pid = 0;
+    for await (const f of decodeFramesInWorker(RAVDESS_CLIP, { onStart: (s) => (pid = s.pid) })) {
+      if (f.index === 2) break;
+    }
+    assert.ok(pid > 0);
+    assert.equal(processExists(pid), false);
+    await assert.rejects(async () => {
+      for await (const _ of decodeFramesInWorker(path.join(REPO_ROOT, 'README.md'))) {
+        // not reached
+      }
+    }, /README\.md: not a media file/);
+  });
+});
