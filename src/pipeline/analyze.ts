@@ -28,10 +28,11 @@ import { ModelError } from '../models/errors';
 import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest, type ModelTask } from '../models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
 import { SequenceModelVD, TemporalSmoothingVD, TEMPORAL_SMOOTHING_VD_ID, type VDStage } from '../stages/vd';
+import { FaceStage } from '../stages/faces';
+import { VisualStream, type VisualVotes } from '../stages/visual-stream';
 import { StaticVisualStage } from '../stages/vs';
 import { BlazeFaceDetector, type BlazeFaceVariant } from '../vision/blazeface';
-import { selectTargets, type TargetPolicy } from '../vision/target';
-import { IouTracker } from '../vision/tracker';
+import type { TargetPolicy } from '../vision/target';
 import type { Box, TrackedFace } from '../vision/types';
 
 export interface PipelineOptions {
@@ -182,27 +183,6 @@ async function modelsFor(models: string): Promise<Map<ModelTask, LoadedManifest>
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** One face stream's state across frames. */
-class FaceStream {
-  vd: VDStage;
-  track = -1;
-  lastVS: Float64Array;
-  lastVD: Float64Array | null = null;
-
-  constructor(private readonly pipeline: Pipeline) {
-    this.vd = pipeline.createVD();
-    this.lastVS = new Float64Array(NUM_BASIC);
-  }
-
-  /** Starts over when the target moves to another track. */
-  follow(track: number): void {
-    if (this.track !== track) {
-      if (this.track !== -1) this.vd = this.pipeline.createVD();
-      this.track = track;
-    }
-  }
-}
-
 export interface AnalyzeProgress {
   readonly frame: number;
   /** Expected frame count, when the container says. */
@@ -248,16 +228,17 @@ export async function* analyzeFrames(
   const rate = info.frameRate;
   // The reference reads an integer fps (29.97 → 29); VD truncates it itself in compat mode.
   const fps = rate ? frameRateValue(rate) : 25;
-  const tracker = new IouTracker();
-  const single = new FaceStream(pipeline);
-  const perTrack = new Map<number, FaceStream>();
+  const faces = new FaceStage(pipeline.detector, policy);
+  const createVD = (): VDStage => pipeline.createVD();
+  const single = new VisualStream(createVD, compat);
+  const perTrack = new Map<number, VisualStream>();
   const fused = new Float64Array(NUM_BASIC);
   const compound = new Float64Array(NUM_COMPOUND);
   const withA = pipeline.fusion.models.length === 3;
 
-  const finish = (frame: VideoFrame, face: TrackedFace | null, vs: Float64Array | null, vd: Float64Array | null): FrameResult => {
-    const votes = withA ? [vs, vd, null] : [vs, vd];
-    const hasFused = fuseFrameInto(pipeline.fusion, votes, fused);
+  const finish = (frame: VideoFrame, face: TrackedFace | null, votes: VisualVotes): FrameResult => {
+    const { vs, vd } = votes;
+    const hasFused = fuseFrameInto(pipeline.fusion, withA ? [vs, vd, null] : [vs, vd], fused);
     if (hasFused) compoundScoresInto(fused, pipeline.rule, compound);
     return {
       frame: frame.index,
@@ -274,38 +255,21 @@ export async function* analyzeFrames(
 
   const started = performance.now();
   for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true })) {
-    let faces: TrackedFace[];
-    if (pipeline.detector === null) {
-      faces = [{ box: [0, 0, frame.width, frame.height], score: 1, track: 1 }];
-    } else {
-      faces = tracker.update(await pipeline.detector.detect(frame), frame.index);
-    }
-    const targets = selectTargets(faces, policy, tracker);
-
+    const targets = await faces.targets(frame, frame.index);
     if (policy === 'all') {
+      // Every track is a stream of its own; a track that ended never comes back.
       for (const track of [...perTrack.keys()]) if (!targets.some((f) => f.track === track)) perTrack.delete(track);
-      if (targets.length === 0) yield finish(frame, null, null, null);
+      if (targets.length === 0) yield finish(frame, null, { vs: null, vd: null });
       for (const face of targets) {
         let stream = perTrack.get(face.track);
-        if (stream === undefined) perTrack.set(face.track, (stream = new FaceStream(pipeline)));
+        if (stream === undefined) perTrack.set(face.track, (stream = new VisualStream(createVD, compat)));
         const vs = await pipeline.vs.run(frame, face.box);
-        const vd = await stream.vd.update({ index: frame.index, fps, face: true, vsProbs: vs.probs, features: vs.features });
-        yield finish(frame, face, vs.probs, vd);
+        yield finish(frame, face, await stream.step(frame.index, fps, { track: face.track, vs }));
       }
-    } else if (targets.length === 0) {
-      // No face: VD's window is cleared. The reference repeats the last VS and VD outputs
-      // (zeros / uniform before the first face); by default the frame has no estimate.
-      const vd = await single.vd.update({ index: frame.index, fps, face: false });
-      if (compat) yield finish(frame, null, single.lastVS, single.lastVD ?? vd);
-      else yield finish(frame, null, null, null);
     } else {
-      const face = targets[0];
-      single.follow(face.track);
-      const vs = await pipeline.vs.run(frame, face.box);
-      const vd = await single.vd.update({ index: frame.index, fps, face: true, vsProbs: vs.probs, features: vs.features });
-      single.lastVS = vs.probs;
-      single.lastVD = vd;
-      yield finish(frame, face, vs.probs, vd);
+      const face = targets.length > 0 ? targets[0] : null;
+      const vs = face ? await pipeline.vs.run(frame, face.box) : null;
+      yield finish(frame, face, await single.step(frame.index, fps, face && vs ? { track: face.track, vs } : null));
     }
     options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - started) / 1000 });
   }
