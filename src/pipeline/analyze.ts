@@ -134,6 +134,13 @@ export class Pipeline {
     await ffmpegFeatures(resolveFfmpeg());
   }
 
+  /** One line naming the models in use and where they run, e.g. for a CLI or a node status. */
+  describe(): string {
+    const ids = this.modelIds;
+    const face = this.detector ? `${this.detector.id} (${this.detector.provider})` : 'whole frame';
+    return `faces ${face}, VS ${ids.vs} (${this.vs.provider}), VD ${ids.vd}${this.vdSession ? ` (${this.vdSession.provider})` : ''}, A ${ids.a ?? 'none'}`;
+  }
+
   get modelIds(): ModelIds {
     return { vs: this.vs.id, vd: this.vdSession ? this.vdSession.manifest.id : TEMPORAL_SMOOTHING_VD_ID, a: null };
   }

@@ -251,6 +251,11 @@ export class BlazeFaceDetector {
   }
 
   /** The execution provider in use ('cpu', 'cuda', ...). */
+  /** The id of the detector's model manifest. */
+  get id(): string {
+    return this.handle?.manifest.id ?? 'released';
+  }
+
   get provider(): string {
     return this.session.provider;
   }

@@ -98,6 +98,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
       intraOpNumThreads: threads,
     },
   });
+  if (!quiet) process.stderr.write(`cer: models: ${pipeline.describe()}\n`);
   let failures = 0;
   try {
     for (const input of inputs) {
