@@ -29,7 +29,7 @@ export function buildProgram(): Command {
     .description('analyse videos or images: faces, VS, VD, fusion and rules on every frame')
     .argument('<input...>', 'video or image files (live streams and devices with --allow-live)')
     .option('--out <dir>', 'folder for the results, one file per input named after it', '.')
-    .option('--format <formats>', 'output formats, comma-separated: json', 'json')
+    .option('--format <formats>', 'output formats, comma-separated: json, csv, abaw (the challenge text file), png (a timeline)', 'json')
     .option('--fusion <preset|file>', 'paper-v (default), paper-av7, paper-av8, or a JSON fusion object (e.g. from fit-weights)')
     .option('--rule <rule>', 'none (default), rule1, rule2')
     .option('--models <default|dir>', 'the bundled models, or a folder of model manifests (tasks it lacks come from the bundled ones)', 'default')

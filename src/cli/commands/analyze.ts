@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FusionSpec } from '../../core';
 import { InputError, oneLine } from '../../io/errors';
-import { writeFileAtomic } from '../../io/files';
 import { parseRule } from '../../io/fuse-input';
 import { describeBinary, resolveFfmpeg } from '../../media/binaries';
-import { analyzeFile, AnalyzeProgress, AnalyzeResult, Pipeline } from '../../pipeline/analyze';
+import { parseFormats, writeOutputs } from '../../output';
+import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
 import { BLAZEFACE_VARIANTS, BlazeFaceVariant } from '../../vision/blazeface';
 import { parseTargetPolicy } from '../../vision/target';
 import { fusionOption } from './fuse';
@@ -24,21 +24,6 @@ export interface AnalyzeCommandOptions {
   provider?: string;
   allowLive?: boolean;
   quiet?: boolean;
-}
-
-const FORMATS = ['json'] as const;
-
-/** The output file of an input: named after it, in the output folder. */
-export function outputPath(input: string, outDir: string, extension: string): string {
-  const base = /^[a-z]+:\/\//i.test(input) ? input.replace(/^[a-z]+:\/\//i, '').replace(/[^\w.-]+/g, '_') : path.basename(input);
-  const stem = base.replace(/\.[^.]+$/, '') || 'stream';
-  return path.join(outDir, `${stem}.${extension}`);
-}
-
-/** The JSON written for one input: the result with the numbers people read rounded sensibly. */
-export function resultJson(result: AnalyzeResult): string {
-  const { seconds: _seconds, ...rest } = result;
-  return JSON.stringify({ ...rest, rtf: result.rtf === null ? null : Math.round(result.rtf * 1000) / 1000 }) + '\n';
 }
 
 function progressBar(name: string): (p: AnalyzeProgress) => void {
@@ -60,10 +45,7 @@ function progressBar(name: string): (p: AnalyzeProgress) => void {
 }
 
 export async function runAnalyze(inputs: string[], options: AnalyzeCommandOptions): Promise<void> {
-  const formats = (options.format ?? 'json').split(',').map((f) => f.trim());
-  for (const f of formats) {
-    if (!(FORMATS as readonly string[]).includes(f)) throw new InputError(`--format: unknown format "${f}"; expected ${FORMATS.join(', ')}`);
-  }
+  const formats = parseFormats(options.format ?? 'json');
   const outDir = options.out ?? '.';
   if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
   const detector = options.detector ?? 'front-128';
@@ -102,7 +84,6 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   let failures = 0;
   try {
     for (const input of inputs) {
-      const out = outputPath(input, outDir, 'json');
       const showBar = !quiet && process.stderr.isTTY === true;
       try {
         const result = await analyzeFile(pipeline, input, {
@@ -110,11 +91,11 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
           onProgress: showBar ? progressBar(path.basename(input)) : undefined,
         });
         if (showBar) process.stderr.write('\n');
-        writeFileAtomic(out, resultJson(result));
+        const written = writeOutputs(result, outDir, formats);
         if (!quiet) {
           const rtf = result.rtf === null ? 'n/a' : result.rtf.toFixed(3);
           process.stderr.write(
-            `cer: ${input} → ${out}: ${result.frames} frames in ${result.seconds.toFixed(2)} s, ` +
+            `cer: ${input} → ${written.join(', ')}: ${result.frames} frames in ${result.seconds.toFixed(2)} s, ` +
               `${(result.frames / result.seconds).toFixed(1)} frames/s, real-time factor ${rtf}\n`,
           );
         }

@@ -1,0 +1,107 @@
+/**
+ * The bundled sample (examples/sample.mp4): its streams, its audio (silence, speech, silence),
+ * that the analysis finds the face, and that tools/make-sample.sh makes it again.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { resolveFfmpeg } from '../../src/media/binaries';
+import { analyzeWithCli, decodeAudio, ffprobeJson, rms, SAMPLE_IMAGE, SAMPLE_MP4 } from '../helpers/output-media';
+import { ASTRONAUT_PNG, REPO_ROOT } from '../helpers/testdata';
+
+const sha256 = (file: string): string => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** The tools examples/sample.mp4 was made with: the same ones make the same bytes. */
+const MADE_WITH = { ffmpeg: 'ffmpeg version N-47683-g0e8eb07980-static', espeak: 'eSpeak NG text-to-speech: 1.51' };
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n')[0].trim() : '';
+}
+
+describe('examples/sample.mp4', function () {
+  this.timeout(300000);
+
+  it('is H.264 1280x720 25 fps with AAC audio, 8 s, under 1.5 MB', function () {
+    const p = ffprobeJson(SAMPLE_MP4);
+    const video = p.streams.filter((s) => s.codec_type === 'video');
+    const audio = p.streams.filter((s) => s.codec_type === 'audio');
+    assert.equal(video.length, 1);
+    assert.equal(audio.length, 1);
+    const v = video[0];
+    assert.equal(v.codec_name, 'h264');
+    assert.equal(v.pix_fmt, 'yuv420p');
+    assert.equal(v.width, 1280);
+    assert.equal(v.height, 720);
+    assert.equal(v.r_frame_rate, '25/1');
+    assert.equal(v.nb_frames, '200');
+    const a = audio[0];
+    assert.equal(a.codec_name, 'aac');
+    assert.equal(a.channels, 1);
+    assert.equal(a.sample_rate, '48000');
+    assert.ok(Math.abs(Number(p.format.duration) - 8) < 0.1, `duration ${p.format.duration}`);
+    assert.ok(Number(p.format.size) < 1.5e6, `size ${p.format.size}`);
+  });
+
+  it('has silence, then speech, then silence (for a voice-activity detector)', function () {
+    const rate = 16000;
+    const audio = decodeAudio(SAMPLE_MP4, rate);
+    assert.ok(Math.abs(audio.length / rate - 8) < 0.1);
+    const before = rms(audio, rate, 0.1, 1.9);
+    const speech = rms(audio, rate, 2.1, 5.2);
+    const after = rms(audio, rate, 5.6, 7.9);
+    assert.ok(before < 1e-3, `silence before: rms ${before}`);
+    assert.ok(after < 1e-3, `silence after: rms ${after}`);
+    assert.ok(speech > 0.02, `speech: rms ${speech}`);
+  });
+
+  it('cer analyze finds the face on (almost) every frame', function () {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-sample-'));
+    try {
+      const { result } = analyzeWithCli(SAMPLE_MP4, out);
+      assert.equal(result.frames, 200);
+      assert.equal(result.fps, 25);
+      const withFace = result.results.filter((r) => r.face !== null).length;
+      assert.ok(withFace >= 0.9 * result.frames, `${withFace} of ${result.frames} frames with a face`);
+      assert.ok(result.results.every((r) => r.face === null || r.label !== null));
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('its image is the public-domain astronaut of the test data', function () {
+    if (!fs.existsSync(ASTRONAUT_PNG)) this.skip();
+    assert.equal(sha256(SAMPLE_IMAGE), sha256(ASTRONAUT_PNG));
+  });
+
+  it('tools/make-sample.sh makes it again (byte for byte with the same ffmpeg and espeak-ng)', function () {
+    const espeak = firstLine('espeak-ng', ['--version']);
+    if (!espeak) {
+      console.warn('    skipped: espeak-ng is not installed');
+      this.skip();
+    }
+    const ffmpeg = resolveFfmpeg().path;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-make-sample-'));
+    try {
+      const out = path.join(dir, 'sample.mp4');
+      const r = spawnSync('bash', [path.join(REPO_ROOT, 'tools', 'make-sample.sh'), out], {
+        encoding: 'utf8',
+        env: { ...process.env, FFMPEG_PATH: ffmpeg },
+        timeout: 240000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const made = ffprobeJson(out);
+      const bundled = ffprobeJson(SAMPLE_MP4);
+      const summary = (p: typeof made): string[] => p.streams.map((s) => `${s.codec_type} ${s.codec_name} ${s.width ?? ''}x${s.height ?? ''} ${s.r_frame_rate} ${s.nb_frames} ${s.sample_rate ?? ''}`);
+      assert.deepEqual(summary(made), summary(bundled));
+      const sameTools = firstLine(ffmpeg, ['-version']).startsWith(MADE_WITH.ffmpeg) && espeak.startsWith(MADE_WITH.espeak);
+      if (sameTools) assert.equal(sha256(out), sha256(SAMPLE_MP4), 'same tools, same bytes');
+      else console.warn(`    note: other tool versions than the sample's (${MADE_WITH.ffmpeg}; ${MADE_WITH.espeak}): streams compared, not bytes`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
