@@ -6,3 +6,4 @@ export * from './source';
 export * from './process';
 export * from './probe';
 export * from './frames';
+export * from './audio';
