@@ -5,6 +5,7 @@ import { runAnalyze } from './commands/analyze';
 import { runEval } from './commands/eval';
 import { runFitWeights } from './commands/fit-weights';
 import { runFuse } from './commands/fuse';
+import { registerModelsCommand } from './commands/models';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../../package.json') as { version: string };
@@ -90,6 +91,8 @@ export function buildProgram(): Command {
         '  cer fuse --in examples/fuse-input.json --fusion fitted.json',
     )
     .action(runFitWeights);
+
+  registerModelsCommand(program);
 
   return program;
 }

@@ -28,7 +28,11 @@ import { ModelError } from '../models/errors';
 import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest, type ModelTask } from '../models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
 import { SequenceModelVD, TemporalSmoothingVD, TEMPORAL_SMOOTHING_VD_ID, type VDStage } from '../stages/vd';
+import { NO_ACOUSTIC_MODEL } from '../stages/acoustic';
 import { FaceStage } from '../stages/faces';
+import { MouthOpenCue } from '../stages/mouth';
+import { SileroVAD } from '../stages/vad';
+import { AudioTrack } from './audio-track';
 import { VisualStream, type VisualVotes } from '../stages/visual-stream';
 import { StaticVisualStage } from '../stages/vs';
 import { BlazeFaceDetector, type BlazeFaceVariant } from '../vision/blazeface';
@@ -46,8 +50,14 @@ export interface PipelineOptions {
   readonly target?: TargetPolicy;
   /** Skip detection: the whole image is the face (pre-cropped face images). */
   readonly wholeFrameFace?: boolean;
-  /** Reproduce the reference's quirks (integer fps for VD, repeated outputs on face-less frames). */
+  /** Reproduce the reference's quirks (integer fps for VD, repeated outputs on face-less frames, no A gating). */
   readonly referenceCompat?: boolean;
+  /** Voice activity (Silero VAD) per frame; default on. */
+  readonly vad?: boolean;
+  /** The mouth-open cue (facemesh lip gap) per frame; default on. */
+  readonly mouthCue?: boolean;
+  /** With an acoustic model: frames outside speech get no A vote; default on (off in referenceCompat). */
+  readonly gateAcoustic?: boolean;
   readonly session?: SessionOptions;
 }
 
@@ -68,6 +78,10 @@ export interface FrameResult {
   readonly fused: number[] | null;
   readonly compound: number[] | null;
   readonly label: string | null;
+  /** Voice-activity probability (Silero VAD) of the frame, or null without audio. */
+  readonly speech: number | null;
+  /** Inner-lip gap of the face over its eye-corner distance (MediaPipe facemesh), or null without a face. */
+  readonly mouthOpen: number | null;
 }
 
 export interface ModelIds {
@@ -83,6 +97,9 @@ export class Pipeline {
     readonly detector: BlazeFaceDetector | null,
     readonly vs: StaticVisualStage,
     private readonly vdSession: ModelSession | null,
+    readonly vad: SileroVAD | null,
+    readonly mouth: MouthOpenCue | null,
+    readonly acoustic: LoadedManifest | null,
     readonly fusion: Fusion,
     readonly fusionSpec: FusionSpec,
     readonly rule: Rule,
@@ -115,9 +132,16 @@ export class Pipeline {
         vdSession = await acquireSession(vdManifest, options.session);
         held.push(vdSession);
       }
-      const spec = options.fusion ?? { strategy: 'dirichlet', preset: 'paper-v' };
+      const vad = options.vad === false ? null : await SileroVAD.load(manifests.get('voice-activity'), session);
+      if (vad) held.push(vad);
+      const meshManifest = manifests.get('face-landmarks');
+      const mouth = options.mouthCue === false || meshManifest === undefined ? null : await MouthOpenCue.load(meshManifest, session);
+      if (mouth) held.push(mouth);
+      const acoustic = manifests.get('acoustic') ?? null;
+      // With an acoustic model the paper's VS+VD+A preset, else its VS+VD one.
+      const spec = options.fusion ?? { strategy: 'dirichlet', preset: acoustic ? 'paper-av8' : 'paper-v' };
       const fusion = resolveFusion(spec, fusionModels(spec));
-      const pipeline = new Pipeline(options, detector, vs, vdSession, fusion, spec, options.rule ?? 'none');
+      const pipeline = new Pipeline(options, detector, vs, vdSession, vad, mouth, acoustic, fusion, spec, options.rule ?? 'none');
       await pipeline.warmUp();
       return pipeline;
     } catch (err) {
@@ -131,6 +155,7 @@ export class Pipeline {
     const blank = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) };
     await this.detector?.detect(blank);
     await this.vs.run(blank, [0, 0, 64, 64]);
+    await this.mouth?.measure(blank, [8, 8, 56, 56]);
     await ffmpegFeatures(resolveFfmpeg());
   }
 
@@ -138,11 +163,13 @@ export class Pipeline {
   describe(): string {
     const ids = this.modelIds;
     const face = this.detector ? `${this.detector.id} (${this.detector.provider})` : 'whole frame';
-    return `faces ${face}, VS ${ids.vs} (${this.vs.provider}), VD ${ids.vd}${this.vdSession ? ` (${this.vdSession.provider})` : ''}, A ${ids.a ?? 'none'}`;
+    const a = ids.a ?? NO_ACOUSTIC_MODEL;
+    const cues = [this.vad ? 'voice activity' : null, this.mouth ? 'mouth-open cue' : null].filter((c) => c !== null);
+    return `faces ${face}, VS ${ids.vs} (${this.vs.provider}), VD ${ids.vd}${this.vdSession ? ` (${this.vdSession.provider})` : ''}, A ${a}; ${cues.join(', ') || 'no cues'}`;
   }
 
   get modelIds(): ModelIds {
-    return { vs: this.vs.id, vd: this.vdSession ? this.vdSession.manifest.id : TEMPORAL_SMOOTHING_VD_ID, a: null };
+    return { vs: this.vs.id, vd: this.vdSession ? this.vdSession.manifest.id : TEMPORAL_SMOOTHING_VD_ID, a: this.acoustic?.id ?? null };
   }
 
   /** A fresh VD stream: the sequence model when one is configured, else temporal smoothing. */
@@ -165,7 +192,7 @@ export class Pipeline {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.detector?.release(), this.vs.release(), this.vdSession?.release()]);
+    await Promise.all([this.detector?.release(), this.vs.release(), this.vdSession?.release(), this.vad?.release(), this.mouth?.release()]);
   }
 }
 
@@ -189,6 +216,9 @@ async function modelsFor(models: string): Promise<Map<ModelTask, LoadedManifest>
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Results per second for an input without video (speech and A only). */
+export const AUDIO_ONLY_FPS = 25;
 
 export interface AnalyzeProgress {
   readonly frame: number;
@@ -215,6 +245,8 @@ export interface AnalyzeResult {
   readonly target: TargetPolicy;
   readonly referenceCompat: boolean;
   readonly results: FrameResult[];
+  /** What the input lacks, said once (no audio stream, no video stream, no acoustic model). */
+  readonly notes: string[];
   readonly seconds: number;
   readonly rtf: number | null;
 }
@@ -234,7 +266,7 @@ export async function* analyzeFrames(
   const compat = po.referenceCompat ?? false;
   const rate = info.frameRate;
   // The reference reads an integer fps (29.97 → 29); VD truncates it itself in compat mode.
-  const fps = rate ? frameRateValue(rate) : 25;
+  const fps = rate ? frameRateValue(rate) : info.hasVideo ? 25 : AUDIO_ONLY_FPS;
   const faces = new FaceStage(pipeline.detector, policy);
   const createVD = (): VDStage => pipeline.createVD();
   const single = new VisualStream(createVD, compat);
@@ -242,10 +274,22 @@ export async function* analyzeFrames(
   const fused = new Float64Array(NUM_BASIC);
   const compound = new Float64Array(NUM_COMPOUND);
   const withA = pipeline.fusion.models.length === 3;
+  const audio = await AudioTrack.start(input, info, rate ?? { num: fps, den: 1 }, {
+    vad: pipeline.vad,
+    acoustic: pipeline.acoustic,
+    gate: po.gateAcoustic ?? !compat,
+    referenceCompat: compat,
+    session: po.session,
+    allowLive: options.allowLive,
+    signal: options.signal,
+  });
 
-  const finish = (frame: VideoFrame, face: TrackedFace | null, votes: VisualVotes): FrameResult => {
+  const finish = async (frame: VideoFrame, face: TrackedFace | null, votes: VisualVotes): Promise<FrameResult> => {
     const { vs, vd } = votes;
-    const hasFused = fuseFrameInto(pipeline.fusion, withA ? [vs, vd, null] : [vs, vd], fused);
+    await audio.waitFor(frame.index);
+    const a = audio.acousticOf(frame.index);
+    const mouthOpen = face && pipeline.mouth ? (await pipeline.mouth.measure(frame, face.box)).gap : null;
+    const hasFused = fuseFrameInto(pipeline.fusion, withA ? [vs, vd, a] : [vs, vd], fused);
     if (hasFused) compoundScoresInto(fused, pipeline.rule, compound);
     return {
       frame: frame.index,
@@ -253,33 +297,61 @@ export async function* analyzeFrames(
       face: face ? { box: face.box.map(round3) as Box, score: round3(face.score), track: face.track } : null,
       vs: vs ? Array.from(vs) : null,
       vd: vd ? Array.from(vd) : null,
-      a: null,
+      a: a ? Array.from(a) : null,
       fused: hasFused ? Array.from(fused) : null,
       compound: hasFused ? Array.from(compound) : null,
       label: hasFused ? COMPOUND_NAMES[argmax(compound)] : null,
+      speech: audio.speechOf(frame.index),
+      mouthOpen,
     };
   };
 
   const started = performance.now();
-  for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true })) {
-    const targets = await faces.targets(frame, frame.index);
-    if (policy === 'all') {
-      // Every track is a stream of its own; a track that ended never comes back.
-      for (const track of [...perTrack.keys()]) if (!targets.some((f) => f.track === track)) perTrack.delete(track);
-      if (targets.length === 0) yield finish(frame, null, { vs: null, vd: null });
-      for (const face of targets) {
-        let stream = perTrack.get(face.track);
-        if (stream === undefined) perTrack.set(face.track, (stream = new VisualStream(createVD, compat)));
-        const vs = await pipeline.vs.run(frame, face.box);
-        yield finish(frame, face, await stream.step(frame.index, fps, { track: face.track, vs }));
+  if (!info.hasVideo) {
+    // Audio only: one result per 1/AUDIO_ONLY_FPS s of audio, with A and speech alone.
+    try {
+      const n = Math.ceil((info.duration ?? 0) * AUDIO_ONLY_FPS);
+      for (let index = 0; index < n; index++) {
+        yield await finish({ index, t: index / AUDIO_ONLY_FPS, width: 0, height: 0, data: new Uint8Array(0) }, null, { vs: null, vd: null });
+        options.onProgress?.({ frame: index + 1, frames: n, elapsed: (performance.now() - started) / 1000 });
       }
-    } else {
-      const face = targets.length > 0 ? targets[0] : null;
-      const vs = face ? await pipeline.vs.run(frame, face.box) : null;
-      yield finish(frame, face, await single.step(frame.index, fps, face && vs ? { track: face.track, vs } : null));
+    } finally {
+      await audio.close();
     }
-    options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - started) / 1000 });
+    return;
   }
+  try {
+    for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true })) {
+      const targets = await faces.targets(frame, frame.index);
+      if (policy === 'all') {
+        // Every track is a stream of its own; a track that ended never comes back.
+        for (const track of [...perTrack.keys()]) if (!targets.some((f) => f.track === track)) perTrack.delete(track);
+        if (targets.length === 0) yield await finish(frame, null, { vs: null, vd: null });
+        for (const face of targets) {
+          let stream = perTrack.get(face.track);
+          if (stream === undefined) perTrack.set(face.track, (stream = new VisualStream(createVD, compat)));
+          const vs = await pipeline.vs.run(frame, face.box);
+          yield await finish(frame, face, await stream.step(frame.index, fps, { track: face.track, vs }));
+        }
+      } else {
+        const face = targets.length > 0 ? targets[0] : null;
+        const vs = face ? await pipeline.vs.run(frame, face.box) : null;
+        yield await finish(frame, face, await single.step(frame.index, fps, face && vs ? { track: face.track, vs } : null));
+      }
+      options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - started) / 1000 });
+    }
+  } finally {
+    await audio.close();
+  }
+}
+
+/** What is missing for an input, each said once rather than per frame. */
+export function inputNotes(pipeline: Pipeline, info: MediaInfo): string[] {
+  const notes: string[] = [];
+  if (!info.hasVideo) notes.push(`no video stream: audio only, ${AUDIO_ONLY_FPS} results per second, no face, VS or VD`);
+  if (!info.hasAudio) notes.push('no audio stream: speech and A are null');
+  else if (pipeline.acoustic === null) notes.push(`${NO_ACOUSTIC_MODEL}: A is null`);
+  return notes;
 }
 
 /** Analyses one input and collects every frame's results. */
@@ -296,7 +368,7 @@ export async function analyzeFile(pipeline: Pipeline, input: string, options: An
       lastFrame = r.frame;
     }
   }
-  if (pipeline.detector !== null && !results.some((r) => r.face !== null)) {
+  if (info.hasVideo && pipeline.detector !== null && !results.some((r) => r.face !== null)) {
     throw new InputError(`${input}: no face found in ${info.kind === 'image' ? 'the image' : `any of its ${frames} frames`}`);
   }
   const seconds = (performance.now() - started) / 1000;
@@ -315,6 +387,7 @@ export async function analyzeFile(pipeline: Pipeline, input: string, options: An
     target: po.target ?? 'largest',
     referenceCompat: po.referenceCompat ?? false,
     results,
+    notes: inputNotes(pipeline, info),
     seconds,
     rtf: duration ? seconds / duration : null,
   };

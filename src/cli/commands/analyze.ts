@@ -92,6 +92,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
         });
         if (showBar) process.stderr.write('\n');
         const written = writeOutputs(result, outDir, formats);
+        if (!quiet) for (const note of result.notes) process.stderr.write(`cer: ${input}: ${note}\n`);
         if (!quiet) {
           const rtf = result.rtf === null ? 'n/a' : result.rtf.toFixed(3);
           process.stderr.write(
