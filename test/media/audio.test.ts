@@ -261,9 +261,11 @@ describe('media/audio', function () {
       total += chunk.samples.length;
     }
     // ~1.27 MB of float audio in all; while the consumer sleeps on the first 32 kB chunk, ffmpeg
-    // has written that chunk, the LOOKAHEAD_CHUNKS read-ahead chunks and what the pipe holds.
+    // has written that chunk, the LOOKAHEAD_CHUNKS read-ahead chunks, what the pipe and the stream's
+    // read buffer hold (about 0.2–0.4 MB, seen up to 408 kB under load), and then waits: well under
+    // half of the whole.
     assert.ok(total * 4 > 1_200_000, `${total} samples`);
-    assert.ok(written > 32_000 && written < 400_000, `ffmpeg wrote ${written} bytes`);
+    assert.ok(written > 32_000 && written < 640_000, `ffmpeg wrote ${written} bytes`);
     assertGone([pid]);
   });
 });
