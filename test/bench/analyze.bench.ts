@@ -1,7 +1,9 @@
 /**
  * npm run bench — the video pipeline's speed and memory on this machine:
- *  - on the RAVDESS clip, in the same run: decode only (ffmpeg to raw RGB, the floor), `cer analyze`,
- *    its real-time factor and its ratio to the floor (targets: RTF ≤ 0.25, ≤ 2× the floor);
+ *  - on the RAVDESS clip, in the same run: decode only (ffmpeg to raw RGB, the floor), `cer analyze`
+ *    (voice activity and the mouth-open cue on), its real-time factor and its ratio to the floor
+ *    (targets: RTF ≤ 0.25, ≤ 2× the floor); the audio path's cost per second of media and the
+ *    mouth-open cue's per frame;
  *  - peak RSS of `cer analyze` streaming a synthetic 720p30 video with a face overlaid, 1 and
  *    10 minutes long (target ≤ 400 MB, independent of length).
  */
@@ -11,8 +13,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { resolveFfmpeg } from '../../src/media/binaries';
+import { decodeAudio } from '../../src/media/audio';
 import { decodeFramesInWorker } from '../../src/media/frame-worker';
 import { probeMedia } from '../../src/media/probe';
+import { MouthOpenCue } from '../../src/stages/mouth';
+import { SileroVAD } from '../../src/stages/vad';
+import { BlazeFaceDetector } from '../../src/vision/blazeface';
 import { CER } from '../helpers/cli';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 
@@ -81,6 +87,35 @@ async function main(): Promise<void> {
       console.log(`cer analyze per input (probe … JSON), median of ${RUNS}:    ${analysis.toFixed(3)} s`);
       console.log(`real-time factor:                                  ${rtf.toFixed(3)}  (target ≤ 0.25: ${rtf <= 0.25 ? 'met' : 'MISSED'})`);
       console.log(`ratio to the decode floor:                         ${(analysis / floor).toFixed(2)}×  (target ≤ 2×: ${analysis / floor <= 2 ? 'met' : 'MISSED'})`);
+
+      // The audio path alone: 16 kHz decoding and voice activity, per second of media.
+      const vad = await SileroVAD.load();
+      const audioRuns: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        vad.reset();
+        const t0 = performance.now();
+        for await (const chunk of decodeAudio(RAVDESS_CLIP, { info })) await vad.process(chunk.samples);
+        await vad.flush();
+        audioRuns.push((performance.now() - t0) / 1000);
+      }
+      await vad.release();
+      console.log(`audio path (decode 16 kHz mono + Silero VAD):      ${((1000 * median(audioRuns)) / duration).toFixed(1)} ms per second of media`);
+
+      // The mouth-open cue alone, per frame, on the clip's faces.
+      const detector = await BlazeFaceDetector.load('front-128', { intraOpNumThreads: 1 });
+      const mouth = await MouthOpenCue.load(undefined, { intraOpNumThreads: 1 });
+      let cueSeconds = 0;
+      let cues = 0;
+      for await (const frame of decodeFramesInWorker(RAVDESS_CLIP, { info, reuseBuffers: true })) {
+        const [face] = await detector.detect(frame);
+        if (!face) continue;
+        const t0 = performance.now();
+        await mouth.measure(frame, face.box);
+        cueSeconds += (performance.now() - t0) / 1000;
+        cues++;
+      }
+      await Promise.all([detector.release(), mouth.release()]);
+      console.log(`mouth-open cue (facemesh 192×192 + lip gap):       ${((1000 * cueSeconds) / cues).toFixed(2)} ms per frame`);
     }
 
     for (const minutes of [1, 10]) {
