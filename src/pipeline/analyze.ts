@@ -56,6 +56,11 @@ export interface PipelineOptions {
   readonly vad?: boolean;
   /** The mouth-open cue (facemesh lip gap) per frame; default on. */
   readonly mouthCue?: boolean;
+  /**
+   * Measure the mouth every Nth frame and hold the value in between (per track); default 1. The cue
+   * costs about as much as face detection, so 2 halves its share of the time budget.
+   */
+  readonly mouthCueEvery?: number;
   /** With an acoustic model: frames outside speech get no A vote; default on (off in referenceCompat). */
   readonly gateAcoustic?: boolean;
   readonly session?: SessionOptions;
@@ -284,11 +289,22 @@ export async function* analyzeFrames(
     signal: options.signal,
   });
 
+  const mouthEvery = po.mouthCueEvery ?? 1;
+  const heldMouth = new Map<number, number>();
+  const measureMouth = async (frame: VideoFrame, face: TrackedFace): Promise<number | null> => {
+    if (pipeline.mouth === null) return null;
+    const held = heldMouth.get(face.track);
+    if (held !== undefined && frame.index % mouthEvery !== 0) return held;
+    const gap = (await pipeline.mouth.measure(frame, face.box)).gap;
+    heldMouth.set(face.track, gap);
+    return gap;
+  };
+
   const finish = async (frame: VideoFrame, face: TrackedFace | null, votes: VisualVotes): Promise<FrameResult> => {
     const { vs, vd } = votes;
     await audio.waitFor(frame.index);
     const a = audio.acousticOf(frame.index);
-    const mouthOpen = face && pipeline.mouth ? (await pipeline.mouth.measure(frame, face.box)).gap : null;
+    const mouthOpen = face ? await measureMouth(frame, face) : null;
     const hasFused = fuseFrameInto(pipeline.fusion, withA ? [vs, vd, a] : [vs, vd], fused);
     if (hasFused) compoundScoresInto(fused, pipeline.rule, compound);
     return {

@@ -23,6 +23,7 @@ export interface AnalyzeCommandOptions {
   threads?: string;
   provider?: string;
   allowLive?: boolean;
+  mouthEvery?: string;
   quiet?: boolean;
 }
 
@@ -52,6 +53,11 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   if (!(BLAZEFACE_VARIANTS as readonly string[]).includes(detector)) {
     throw new InputError(`--detector: expected ${BLAZEFACE_VARIANTS.join(' or ')}, got "${detector}"`);
   }
+  let mouthEvery = 1;
+  if (options.mouthEvery !== undefined) {
+    mouthEvery = Number(options.mouthEvery);
+    if (!Number.isInteger(mouthEvery) || mouthEvery < 1) throw new InputError(`--mouth-every: expected a whole number ≥ 1, got "${options.mouthEvery}"`);
+  }
   let threads: number | undefined;
   if (options.threads !== undefined) {
     threads = Number(options.threads);
@@ -75,6 +81,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     target,
     wholeFrameFace: options.wholeFrameFace === true,
     referenceCompat: options.referenceCompat === true,
+    mouthCueEvery: mouthEvery,
     session: {
       executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
       intraOpNumThreads: threads,
