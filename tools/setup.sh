@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(ffmpeg fonts-dejavu-core)
+# ffmpeg: decoding; fonts-dejavu-core: text in the timeline picture; chromium: the dashboard test
+# (driven by playwright-core, never a downloaded browser); python3-torch, python3-torchaudio,
+# python3-onnx: tools/export (model export, its parity tests, npm run bench:paper).
+apt_packages=(ffmpeg fonts-dejavu-core chromium python3-torch python3-torchaudio python3-onnx)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -1,0 +1,164 @@
+/**
+ * Acoustic model (A): audio chunks from the media splitter in (16 kHz mono, `start`,
+ * `sampleIndex`, `samples`), A's votes out, one per video frame (`type: "probs"`, modality "a",
+ * shared by every face track of the frame). Per stream the same pieces as `cer analyze`'s audio
+ * track (src/pipeline/audio-track.ts): src/stages/acoustic.ts's stage (4 s windows every 0.5 s,
+ * windows → frames) and, when gating, Silero VAD (src/stages/vad.ts) so that frames outside
+ * speech get no vote. A frame's vote goes out as soon as it is final (A lags the audio by its
+ * 4 s window); the rest when the stream ends.
+ *
+ * The package ships no acoustic model. Without one configured (the default) the node's status says
+ * "no acoustic model configured", it sends no votes (A is then missing for the fusion, as in
+ * `cer analyze`, where A is null) and tells the fusion so at once (an end of reason `no-votes`), so a
+ * fusion that includes A does not wait for it.
+ */
+import type { AudioChunk } from '../../src/media/audio';
+import type { FrameRate } from '../../src/media/types';
+import type { LoadedManifest } from '../../src/models/manifest';
+import type { SessionOptions } from '../../src/models/session';
+import { isEndPayload, type AudioPayload, type EndPayload, type ProbsPayload } from '../../src/nodes-api/messages';
+import { loadAcousticStage, NO_ACOUSTIC_MODEL, type AcousticSource } from '../../src/stages/acoustic';
+import { DEFAULT_VAD_MANIFEST, FrameSpeech, SileroVAD } from '../../src/stages/vad';
+import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
+import { asAudio } from '../common/payloads';
+import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
+import type { CerModelsNode } from '../common/config';
+
+interface CerAcousticDef extends NodeDef {
+  /** Model config node id (an acoustic model); empty: none. */
+  model: string;
+  /** Frames outside speech (Silero VAD) get no vote; on by default, off in reference compatibility. */
+  gate: boolean;
+  /** The reference's integer fps and Python rounding for windows → frames, and no gating. */
+  referenceCompat: boolean;
+}
+
+interface StreamAudio {
+  readonly stage: AcousticSource;
+  readonly vad: SileroVAD | null;
+  readonly speech: FrameSpeech | null;
+  readonly rate: FrameRate;
+  readonly fps: number;
+  /** Frames whose vote has gone out. */
+  emitted: number;
+  /** The message of the stream's first chunk, whose properties its votes carry. */
+  readonly base: NodeMessage;
+}
+
+export = function register(RED: NodeAPI): void {
+  function CerAcoustic(this: Node, def: CerAcousticDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new StatusDot(node);
+    const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
+    const compat = def.referenceCompat === true;
+    const gate = (def.gate ?? true) && !compat;
+    const meter = new RateMeter();
+    let modelName = NO_ACOUSTIC_MODEL;
+
+    const loading: Promise<{ manifest: LoadedManifest; session: SessionOptions } | null> = (async () => {
+      if (def.model && config === null) throw new Error('the model config node is missing');
+      if (config === null) return null;
+      status.loading('loading acoustic model');
+      const use = await config.use(node, 'acoustic');
+      if (use.manifest === null) return null;
+      modelName = `${use.manifest.id} · ${use.provider ?? 'cpu'}`;
+      return { manifest: use.manifest, session: use.session };
+    })();
+    loading.then(
+      (model) => (model === null ? status.idle(NO_ACOUSTIC_MODEL) : status.ready(modelName)),
+      (err: unknown) => status.error(toError(err).message),
+    );
+
+    const streams = new PerStream<Promise<StreamAudio>>();
+    // Streams with state here now (for tests and the curious): 0 once every stream has ended.
+    Object.defineProperty(node, 'cerStreams', { get: () => streams.size });
+    /** Streams told "no votes" already (no model). */
+    const silent = new Set<string>();
+
+    const open = async (p: AudioPayload, msg: NodeMessage): Promise<StreamAudio> => {
+      const model = await loading;
+      const rate: FrameRate = p.frameRate ?? { num: p.fps ?? 25, den: 1 };
+      const speech = model !== null && gate ? new FrameSpeech(rate) : null;
+      const vad = speech !== null && model !== null ? await SileroVAD.load(DEFAULT_VAD_MANIFEST, model.session) : null;
+      try {
+        const stage = await loadAcousticStage(model?.manifest ?? null, { fps: rate, gate: speech ? speech.gate() : undefined, referenceCompat: compat }, model?.session);
+        return { stage, vad, speech, rate, fps: rate.num / rate.den, emitted: 0, base: msg };
+      } catch (err) {
+        await vad?.release();
+        throw err;
+      }
+    };
+
+    const close = async (s: StreamAudio): Promise<void> => {
+      await Promise.all([s.stage.release(), s.vad?.release()]);
+    };
+
+    /** Sends the votes of every frame that is final now (and, at the end, up to `frames`). */
+    const emitFinal = (s: StreamAudio, p: { stream: string; source: string }, send: SendFunction, upTo: number): void => {
+      const ready = Math.min(upTo, s.stage.finalFrames, s.speech?.finalFrames ?? Number.POSITIVE_INFINITY);
+      const out: NodeMessage[] = [];
+      for (let f = s.emitted; f < ready; f++) {
+        const a = s.stage.frame(f);
+        const vote: ProbsPayload = { type: 'probs', modality: 'a', stream: p.stream, source: p.source, frame: f, t: f / s.fps, fps: s.fps, face: null, probs: a ? Array.from(a) : null, model: s.stage.status };
+        out.push({ ...s.base, payload: vote });
+      }
+      s.emitted = Math.max(s.emitted, ready);
+      if (out.length > 0) {
+        send([out]);
+        for (let i = 0; i < out.length; i++) meter.tick();
+        status.busy(`${modelName} · ${fpsText(meter.perSecond)}`);
+      }
+    };
+
+    onOrderedInput(node, status, async (msg, send) => {
+      const payload = msg.payload;
+      if (isEndPayload(payload)) {
+        const pending = streams.peek(payload.stream);
+        streams.drop(payload.stream);
+        silent.delete(payload.stream);
+        if (pending !== undefined) {
+          const s = await pending;
+          try {
+            if (s.vad && s.speech) s.speech.addWindows(await s.vad.flush());
+            s.speech?.end();
+            await s.stage.end();
+            if (s.stage.enabled) emitFinal(s, payload, send, payload.frames);
+          } finally {
+            await close(s);
+          }
+        }
+        send(forwardEnd(msg, payload, 'a'));
+        return;
+      }
+      const p = asAudio(payload);
+      const model = await loading;
+      if (model === null) {
+        // No model, no votes: said once per stream, at once.
+        if (!silent.has(p.stream)) {
+          silent.add(p.stream);
+          const none: EndPayload = { type: 'end', stream: p.stream, source: p.source, reason: 'no-votes', frames: 0, seconds: 0, modality: 'a' };
+          send({ ...msg, payload: none });
+        }
+        return;
+      }
+      const pending = streams.get(p.stream, () => open(p, msg));
+      const s = await pending;
+      const chunk: AudioChunk = { start: p.start, sampleIndex: p.sampleIndex, samples: p.samples };
+      if (s.vad && s.speech) s.speech.addWindows(await s.vad.process(chunk.samples));
+      await s.stage.push(chunk);
+      emitFinal(s, p, send, Number.POSITIVE_INFINITY);
+    });
+
+    onClose(node, async () => {
+      const all = streams.keys().map((k) => streams.peek(k));
+      streams.clear();
+      await Promise.all(all.map((p) => p?.then(close, () => undefined)));
+      await loading.catch(() => null);
+      await config?.unuse(node);
+      status.clear();
+    });
+  }
+
+  RED.nodes.registerType('cer-acoustic', CerAcoustic);
+};

@@ -1,0 +1,124 @@
+/**
+ * Face detector: frames in, faces out. Per stream a src/stages/faces.ts FaceStage (BlazeFace,
+ * IoU tracker, target policy) as `cer analyze` runs it; per frame one message (the target face,
+ * or no face) or, with target `all`, one per face. The face travels on as a crop cut with
+ * cropImage, so the whole frame goes no further than this node.
+ */
+import { FaceStage } from '../../src/stages/faces';
+import { isEndPayload, type BoxArray, type FacePayload } from '../../src/nodes-api/messages';
+import { cropImage } from '../../src/vision/image';
+import { BlazeFaceDetector, BLAZEFACE_VARIANTS, type BlazeFaceVariant } from '../../src/vision/blazeface';
+import { isTargetPolicy, type TargetPolicy } from '../../src/vision/target';
+import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
+import { frameConsumed } from '../common/flow-control';
+import { DEFAULT_SESSION_OPTIONS } from '../common/models';
+import { asFrame, cropBoxOf } from '../common/payloads';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from '../common/red';
+import type { CerModelsNode } from '../common/config';
+
+interface CerFacesDef extends NodeDef {
+  /** Model config node id (a face-detection model); empty: the bundled BlazeFace variant below. */
+  model: string;
+  detector: BlazeFaceVariant;
+  target: TargetPolicy;
+  /** Skip detection: the whole frame is the face (pre-cropped face images). */
+  wholeFrameFace: boolean;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+
+
+export = function register(RED: NodeAPI): void {
+  function CerFaces(this: Node, def: CerFacesDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new StatusDot(node);
+    const policy: TargetPolicy = isTargetPolicy(def.target) ? def.target : 'largest';
+    const variant: BlazeFaceVariant = (BLAZEFACE_VARIANTS as readonly string[]).includes(def.detector) ? def.detector : 'front-128';
+    const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
+    const meter = new RateMeter();
+    let provider = 'cpu';
+
+    /** The first run of a model is slow (onnxruntime allocates): done now, as Pipeline.load does. */
+    const warmUp = async (d: BlazeFaceDetector): Promise<BlazeFaceDetector> => {
+      await d.detect({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) });
+      return d;
+    };
+
+    status.loading(def.wholeFrameFace ? 'whole frame is the face' : 'loading face detector');
+    const loading: Promise<BlazeFaceDetector | null> = (async () => {
+      if (def.wholeFrameFace) return null;
+      if (def.model && config === null) throw new Error('the model config node is missing');
+      if (config !== null) {
+        const use = await config.use(node, 'face-detection');
+        const d = await BlazeFaceDetector.load(use.manifest ?? variant, use.session);
+        provider = d.provider;
+        return warmUp(d);
+      }
+      const d = await BlazeFaceDetector.load(variant, DEFAULT_SESSION_OPTIONS);
+      provider = d.provider;
+      return warmUp(d);
+    })();
+    loading.then(
+      (d) => status.ready(d === null ? 'whole frame' : `${d.id} · ${provider}`),
+      (err: unknown) => status.error(toError(err).message),
+    );
+
+    const streams = new PerStream<FaceStage>();
+    // Streams with state here now (for tests and the curious): 0 once every stream has ended.
+    Object.defineProperty(node, 'cerStreams', { get: () => streams.size });
+
+    onOrderedInput(node, status, async (msg, send) => {
+      const payload = msg.payload;
+      if (isEndPayload(payload)) {
+        streams.drop(payload.stream);
+        send(forwardEnd(msg, payload, 'faces'));
+        return;
+      }
+      let stream: string | null = null;
+      try {
+        const frame = asFrame(payload);
+        stream = frame.stream;
+        const detector = await loading;
+        const stage = streams.get(frame.stream, () => new FaceStage(detector, policy));
+        const targets = await stage.targets(frame, frame.frame);
+        const tracks = targets.map((f) => f.track);
+        const { stream: s, source, frame: index, t, fps } = frame;
+        const base = { type: 'face' as const, stream: s, source, frame: index, t, fps, policy, tracks };
+        const { payload: _frame, ...rest } = msg;
+        if (targets.length === 0) {
+          send({ ...rest, payload: { ...base, face: null, crop: null, cropBox: null } satisfies FacePayload });
+        } else {
+          const out: NodeMessage[] = targets.map((face) => {
+            const crop = cropImage(frame, face.box);
+            const result: FacePayload = {
+              ...base,
+              face: { box: face.box.map(round3) as BoxArray, score: round3(face.score), track: face.track },
+              // A Buffer: cheap for Node-RED to copy when the output fans out (see the media splitter).
+              crop: { width: crop.width, height: crop.height, data: Buffer.from(crop.data.buffer, crop.data.byteOffset, crop.data.byteLength) },
+              cropBox: cropBoxOf(face.box, frame.width, frame.height),
+            };
+            return { ...rest, payload: result };
+          });
+          send([out]);
+        }
+        meter.tick();
+        status.busy(`${provider} · ${fpsText(meter.perSecond)}`);
+      } finally {
+        if (stream !== null) frameConsumed(stream);
+        else if (typeof (payload as { stream?: unknown } | null)?.stream === 'string') frameConsumed((payload as { stream: string }).stream);
+      }
+    });
+
+    onClose(node, async () => {
+      streams.clear();
+      const detector = await loading.catch(() => null);
+      await detector?.release();
+      await config?.unuse(node);
+      status.clear();
+    });
+  }
+
+  RED.nodes.registerType('cer-faces', CerFaces);
+};

@@ -1,0 +1,300 @@
+/**
+ * Media splitter: plays a file (or, when allowed, a network stream or capture device) through
+ * ffmpeg and sends its frames, its audio in 16 kHz mono chunks, and events (start, progress, end,
+ * error). Like Node-RED's exec node it owns child processes: each input message starts a run, a
+ * `stop` message ends runs, and stopping the flow kills every ffmpeg it started before the close
+ * completes. Decoding is src/media's decodeFramesInWorker, as `cer analyze` uses it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { AUDIO_SAMPLE_RATE, decodeAudio } from '../../src/media/audio';
+import { resolveFfmpeg } from '../../src/media/binaries';
+import { decodeFramesInWorker } from '../../src/media/frame-worker';
+import { ffmpegFeatures } from '../../src/media/frames';
+import { probeMedia } from '../../src/media/probe';
+import { classifyInput } from '../../src/media/source';
+import { frameRateValue, type MediaInfo } from '../../src/media/types';
+import type { AudioPayload, EndPayload, FramePayload, SourceEventPayload, SourceInfo } from '../../src/nodes-api/messages';
+import { fpsText, numberField, onClose, RateMeter, StatusDot, toError } from '../common/adapter';
+import { closeCredits, openCredits, type FrameCredits } from '../common/flow-control';
+import { resolveUserPath } from '../common/models';
+import type { DoneFunction, Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
+
+interface CerMediaDef extends NodeDef {
+  /** Input used when msg.payload names none. */
+  source: string;
+  /** Accept rtsp://, http(s):// … streams and /dev/video* devices. */
+  allowLive: boolean;
+  /** Play a file again from the start when it ends (a stand-in for a camera). */
+  loop: boolean;
+  /** Send frames at the media's own pace instead of as fast as they decode. */
+  realtime: boolean;
+  /** Send audio chunks on output 2. */
+  audio: boolean;
+  /** Frames in flight to the face detector before decoding waits. */
+  lookahead: string | number;
+}
+
+interface Run {
+  readonly id: number;
+  /** The stream now playing. */
+  stream: string;
+  readonly controller: AbortController;
+  finished: Promise<void>;
+}
+
+/** Files a folder source plays: video, audio and image files by extension. */
+const MEDIA_FILE = /\.(mp4|m4v|mov|mkv|webm|avi|mpg|mpeg|ts|flv|wmv|3gp|png|jpe?g|bmp|webp|tiff?|wav|mp3|m4a|aac|flac|ogg|opus)$/i;
+
+/** True for messages that ask to stop: msg.stop, or payload/topic "stop". */
+function isStop(msg: NodeMessage): boolean {
+  return msg.stop === true || msg.payload === 'stop' || msg.topic === 'stop';
+}
+
+function sourceInfo(info: MediaInfo): SourceInfo {
+  const rate = info.frameRate;
+  return {
+    kind: info.kind,
+    width: info.width,
+    height: info.height,
+    fps: rate ? frameRateValue(rate) : null,
+    frameRate: rate ? `${rate.num}/${rate.den}` : null,
+    frames: info.frameCount,
+    duration: info.duration,
+    hasAudio: info.hasAudio,
+  };
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (ms <= 0 || signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export = function register(RED: NodeAPI): void {
+  function CerMedia(this: Node, def: CerMediaDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new StatusDot(node);
+    const runs = new Map<number, Run>();
+    let runCounter = 0;
+    const lookahead = Math.max(1, Math.floor(numberField(def.lookahead, 4)));
+    let closing = false;
+    status.idle('ready');
+    // Asked once per process and cached (Pipeline.load does the same): the first run does not pay for it.
+    try {
+      ffmpegFeatures(resolveFfmpeg()).catch(() => undefined);
+    } catch {
+      // no ffmpeg: the first run reports it
+    }
+
+    /** Face detectors on the frames output: they give credits back, so decoding can wait for them. */
+    const creditConsumers = (): number => (node.wires[0] ?? []).filter((id) => RED.nodes.getNode(id)?.type === 'cer-faces').length;
+    const wired = (output: number): boolean => (node.wires[output] ?? []).length > 0;
+
+    /** The properties of the triggering message that every message of the run carries. */
+    const carried = (msg: NodeMessage, source: string): NodeMessage => {
+      const { payload: _payload, _msgid: _id, stop: _stop, ...rest } = msg;
+      return { ...rest, topic: typeof msg.topic === 'string' && msg.topic !== '' ? msg.topic : source };
+    };
+
+    /** Plays `source` once; resolves with why it ended. */
+    async function playOnce(source: string, msg: NodeMessage, send: SendFunction, controller: AbortController, stream: string): Promise<EndPayload> {
+      const signal = controller.signal;
+      const started = performance.now();
+      const base = carried(msg, source);
+      const ref = { stream, source };
+      const emit = (output: 0 | 1 | 2, payload: FramePayload | AudioPayload | SourceEventPayload): void => {
+        if (closing) return;
+        const out: Array<NodeMessage | null> = [null, null, null];
+        out[output] = { ...base, payload };
+        send(out);
+      };
+      let frames = 0;
+      let credits: FrameCredits | null = null;
+      const meter = new RateMeter();
+      const end = (reason: EndPayload['reason']): EndPayload => ({ type: 'end', ...ref, reason, frames, seconds: (performance.now() - started) / 1000 });
+      try {
+        const kind = classifyInput(source);
+        const input = kind.type === 'file' ? resolveUserPath(source) : source;
+        status.loading(`probing ${path.basename(source)}`);
+        const info = await probeMedia(input, { allowLive: def.allowLive === true, signal });
+        const fps = info.frameRate ? frameRateValue(info.frameRate) : 25;
+        emit(2, { type: 'start', ...ref, info: sourceInfo(info) });
+        const consumers = creditConsumers();
+        if (consumers > 0) credits = openCredits(stream, lookahead, consumers);
+        const live = kind.type !== 'file';
+        const t0 = performance.now();
+        let pid = 0;
+        let lastProgress = 0;
+
+        const audio = async (): Promise<void> => {
+          if (def.audio === false || !wired(1) || !info.hasAudio) return;
+          for await (const chunk of decodeAudio(input, { signal, allowLive: def.allowLive === true, info })) {
+            if (def.realtime) await sleep(t0 + chunk.start * 1000 - performance.now(), signal);
+            emit(1, { type: 'audio', ...ref, start: chunk.start, sampleIndex: chunk.sampleIndex, sampleRate: AUDIO_SAMPLE_RATE, samples: chunk.samples, fps: info.hasVideo ? fps : null, frameRate: info.hasVideo ? info.frameRate : null });
+          }
+        };
+
+        const video = async (): Promise<void> => {
+          if (!info.hasVideo) return;
+          const decoded = decodeFramesInWorker(input, {
+            info,
+            signal,
+            allowLive: def.allowLive === true,
+            onStart: (s) => (pid = s.pid),
+          });
+          for await (const frame of decoded) {
+            if (credits !== null) await credits.acquire(signal);
+            if (def.realtime && !live) await sleep(t0 + frame.t * 1000 - performance.now(), signal);
+            if (signal.aborted) break;
+            // A Buffer (a Uint8Array) over the frame's own memory: Node-RED's deep copy copies a Buffer
+            // at once, where it would copy a plain Uint8Array element by element (about a second a frame).
+            const data = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
+            emit(0, { type: 'frame', ...ref, frame: frame.index, t: frame.t, fps, width: frame.width, height: frame.height, data });
+            frames++;
+            meter.tick();
+            const percent = info.frameCount ? Math.min(100, (100 * frames) / info.frameCount) : info.duration ? Math.min(100, (100 * frame.t) / info.duration) : null;
+            status.busy(`pid ${pid} · ${fpsText(meter.perSecond)}${percent === null ? '' : ` · ${Math.floor(percent)}%`}`);
+            const now = performance.now();
+            if (now - lastProgress >= 1000) {
+              lastProgress = now;
+              emit(2, { type: 'progress', ...ref, frame: frames, percent, fps: meter.perSecond });
+            }
+          }
+        };
+
+        // Video and audio decode side by side; if one fails, the other is stopped.
+        const parts = [video(), audio()].map((p) =>
+          p.catch((err: unknown) => {
+            controller.abort();
+            throw err;
+          }),
+        );
+        const results = await Promise.allSettled(parts);
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(stoppedBy(signal, r.reason)));
+        if (failed !== undefined) throw failed.reason;
+        if (signal.aborted) return end('stopped');
+        const done = end('done');
+        emit(2, { type: 'progress', ...ref, frame: frames, percent: 100, fps: meter.perSecond });
+        return done;
+      } catch (err) {
+        if (stoppedBy(signal, err)) return end('stopped');
+        throw err;
+      } finally {
+        if (credits !== null) closeCredits(stream);
+      }
+    }
+
+    /** A stop (or close) explains an abort error, not a real failure. */
+    function stoppedBy(signal: AbortSignal, err: unknown): boolean {
+      return signal.aborted && (!(err instanceof Error) || err.name === 'AbortError' || /abort/i.test(err.message));
+    }
+
+    function sendEnd(msg: NodeMessage, source: string, send: SendFunction, end: EndPayload): void {
+      if (closing) return;
+      const base = carried(msg, source);
+      send([{ ...base, payload: end }, { ...base, payload: end }, { ...base, payload: end }]);
+    }
+
+    /**
+     * Plays `sources` one after another (a folder's files), each a stream of its own; a looping
+     * single file starts again as a new stream. `done` is called once, when the run is over.
+     */
+    function start(sources: readonly string[], msg: NodeMessage, send: SendFunction, done: DoneFunction): void {
+      const controller = new AbortController();
+      const run: Run = { id: ++runCounter, stream: '', controller, finished: Promise.resolve() };
+      runs.set(run.id, run);
+      run.finished = (async () => {
+        let error: Error | null = null;
+        try {
+          for (let i = 0; i < sources.length && !controller.signal.aborted && !closing; i++) {
+            const source = sources[i];
+            const stream = `${node.id}:${RED.util.generateId()}`;
+            run.stream = stream;
+            let end: EndPayload;
+            try {
+              end = await playOnce(source, msg, send, controller, stream);
+            } catch (err) {
+              error = toError(err);
+              if (!closing) {
+                const base = carried(msg, source);
+                const code = (err as { code?: unknown }).code;
+                const payload: SourceEventPayload = { type: 'error', stream, source, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+                send([null, null, { ...base, payload }]);
+                sendEnd(msg, source, send, { type: 'end', stream, source, reason: 'error', frames: 0, seconds: 0 });
+                status.error(error.message);
+              }
+              break;
+            }
+            sendEnd(msg, source, send, end);
+            if (end.reason !== 'done') {
+              status.idle(`stopped · ${end.frames} frames`);
+              break;
+            }
+            status.ready(`ended · ${end.frames} frames in ${end.seconds.toFixed(1)} s${sources.length > 1 ? ` · ${i + 1}/${sources.length}` : ''}`);
+            if (def.loop && sources.length === 1 && classifyInput(source).type === 'file') i--;
+          }
+        } finally {
+          runs.delete(run.id);
+        }
+        if (error !== null) done(error);
+        else done();
+      })();
+    }
+
+    /** The inputs a source names: a folder's media files in name order, or the source itself. */
+    async function sourcesOf(source: string): Promise<string[]> {
+      if (classifyInput(source).type !== 'file') return [source];
+      const resolved = resolveUserPath(source);
+      const stat = await fs.promises.stat(resolved).catch(() => null);
+      if (stat === null || !stat.isDirectory()) return [source];
+      const names = (await fs.promises.readdir(resolved)).filter((n) => MEDIA_FILE.test(n) && !n.startsWith('.')).sort();
+      if (names.length === 0) throw new Error(`${source}: the folder holds no media files`);
+      return names.map((n) => path.join(resolved, n));
+    }
+
+    node.on('input', (msg: NodeMessage, send: SendFunction, done: DoneFunction) => {
+      try {
+        if (isStop(msg)) {
+          const only = typeof msg.stream === 'string' ? msg.stream : null;
+          for (const run of runs.values()) if (only === null || run.stream === only) run.controller.abort();
+          done();
+          return;
+        }
+        const given = typeof msg.payload === 'string' ? msg.payload.trim() : '';
+        const source = given !== '' ? given : (def.source ?? '').trim();
+        if (source === '') throw new Error('no input: give a file path, URL or device in msg.payload or in the node');
+        sourcesOf(source).then(
+          (sources) => start(sources, msg, send, done),
+          (err: unknown) => {
+            const e = toError(err);
+            status.error(e.message);
+            done(e);
+          },
+        );
+      } catch (err) {
+        const e = toError(err);
+        status.error(e.message);
+        done(e);
+      }
+    });
+
+    onClose(node, async () => {
+      closing = true;
+      const all = [...runs.values()];
+      for (const run of all) run.controller.abort();
+      await Promise.allSettled(all.map((r) => r.finished));
+      status.clear();
+    });
+  }
+
+  RED.nodes.registerType('cer-media', CerMedia);
+};

@@ -1,0 +1,81 @@
+/**
+ * Compound rules: a frame's fused scores in; the 7 compound-expression scores (rule-free, Rule 1
+ * or Rule 2, src/core/rules.ts), the label (the highest score, ties to the first) and the top k out.
+ */
+import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_BASIC, NUM_COMPOUND, type Rule } from '../../src/core';
+import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/nodes-api/messages';
+import { fpsText, numberField, onOrderedInput, RateMeter, StatusDot } from '../common/adapter';
+import { rankCompounds } from '../common/payloads';
+import type { Node, NodeAPI, NodeDef } from '../common/red';
+
+interface CerRulesDef extends NodeDef {
+  rule: Rule;
+  /** How many compound expressions to rank in topK. */
+  topK: string | number;
+}
+
+
+export = function register(RED: NodeAPI): void {
+  function CerRules(this: Node, def: CerRulesDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new StatusDot(node);
+    const rule: Rule = isRule(def.rule) ? def.rule : 'none';
+    const k = Math.max(1, Math.min(NUM_COMPOUND, Math.floor(numberField(def.topK, 3))));
+    const meter = new RateMeter();
+    const compound = new Float64Array(NUM_COMPOUND);
+    status.ready(`rule ${rule}`);
+
+    onOrderedInput(node, status, async (msg, send) => {
+      const payload = msg.payload;
+      if (isEndPayload(payload)) {
+        send({ ...msg, payload: { ...payload, modality: 'compound' } });
+        return;
+      }
+      // Fused scores from the fusion node, or a plain array of 7.
+      let fusedPayload: Partial<FusedPayload> = {};
+      let fused: number[] | null;
+      if (Array.isArray(payload)) {
+        fused = payload as number[];
+      } else if (typeof payload === 'object' && payload !== null && (payload as { type?: unknown }).type === 'fused') {
+        fusedPayload = payload as FusedPayload;
+        fused = fusedPayload.fused ?? null;
+      } else {
+        throw new Error('expected fused scores: msg.payload from the fusion node, or an array of 7 numbers');
+      }
+      if (fused !== null && !(fused.length === NUM_BASIC && fused.every((x) => typeof x === 'number' && Number.isFinite(x)))) {
+        throw new Error('fused scores must be 7 finite numbers');
+      }
+      let scores: number[] | null = null;
+      let index: number | null = null;
+      if (fused !== null) {
+        compoundScoresInto(fused, rule, compound);
+        scores = Array.from(compound);
+        index = argmax(compound);
+      }
+      const result: CompoundPayload = {
+        stream: fusedPayload.stream ?? (typeof msg.stream === 'string' ? msg.stream : 'default'),
+        source: fusedPayload.source ?? '',
+        frame: fusedPayload.frame ?? 0,
+        t: fusedPayload.t ?? 0,
+        track: fusedPayload.track ?? null,
+        face: fusedPayload.face ?? null,
+        votes: fusedPayload.votes ?? { vs: null, vd: null, a: null },
+        type: 'compound',
+        fused,
+        rule,
+        compound: scores,
+        scores: scores === null ? null : Object.fromEntries(COMPOUND_NAMES.map((name, i) => [name, scores[i]])),
+        label: index === null ? null : COMPOUND_NAMES[index],
+        index,
+        topK: scores === null ? [] : rankCompounds(scores, k),
+        late: fusedPayload.late ?? [],
+      };
+      send({ ...msg, payload: result });
+      meter.tick();
+      status.busy(`rule ${rule} · ${result.label ?? 'no face'} · ${fpsText(meter.perSecond)}`);
+    });
+  }
+
+  RED.nodes.registerType('cer-rules', CerRules);
+};

@@ -1,0 +1,59 @@
+/**
+ * Which model a node uses: the model config node's setting (a manifest, an ONNX file with its
+ * manifest beside it, a folder of manifests or the id of a bundled model) or, without a config
+ * node, the package's own model for the task, with the session options `cer analyze` uses.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ModelError } from '../../src/models/errors';
+import { DEFAULT_MODELS_DIR, PACKAGE_ROOT, listManifests, loadManifest, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
+import type { SessionOptions } from '../../src/models/session';
+
+/** Session options of a node without a model config: those of `cer analyze` (cpu, one thread per model). */
+export const DEFAULT_SESSION_OPTIONS: SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: 1 };
+
+/** A path as given, else relative to the package (so `models/x.json` works wherever Node-RED runs). */
+export function resolveUserPath(p: string): string {
+  const direct = path.resolve(p);
+  if (fs.existsSync(direct) || path.isAbsolute(p)) return direct;
+  const inPackage = path.resolve(PACKAGE_ROOT, p);
+  return fs.existsSync(inPackage) ? inPackage : direct;
+}
+
+/**
+ * The package's own model for a task, as `cer analyze` picks it (the first manifest of the task by
+ * file name), or null where the package has none (a sequence-model VD, an acoustic model) or the
+ * detector is chosen by variant.
+ */
+export async function bundledModel(task: ModelTask): Promise<LoadedManifest | null> {
+  if (task === 'face-detection' || task === 'dynamic-visual') return null;
+  const all = await listManifests(DEFAULT_MODELS_DIR);
+  return all.find((m) => m.task === task) ?? null;
+}
+
+/** Resolves a model setting for a task; '' gives the bundled model (or null). */
+export async function resolveModelSpec(spec: string, task: ModelTask): Promise<LoadedManifest | null> {
+  const s = spec.trim();
+  if (s === '') return bundledModel(task);
+  let manifest: LoadedManifest;
+  if (/\.json$/i.test(s)) {
+    manifest = await loadManifest(resolveUserPath(s));
+  } else if (/\.onnx$/i.test(s)) {
+    const onnx = resolveUserPath(s);
+    const beside = onnx.replace(/\.onnx$/i, '.json');
+    if (!fs.existsSync(beside)) throw new ModelError(`${s}: an ONNX file needs its manifest beside it (${path.basename(beside)}): it says what the model is for and how to feed it`);
+    manifest = await loadManifest(beside);
+    if (path.resolve(manifest.modelPath) !== onnx) throw new ModelError(`${manifest.label}: names ${path.basename(manifest.modelPath)}, not ${path.basename(onnx)}`);
+  } else if (s.includes('/') || s.includes(path.sep) || s.startsWith('.')) {
+    const dir = resolveUserPath(s);
+    const found = (await listManifests(dir)).find((m) => m.task === task);
+    if (found === undefined) throw new ModelError(`${s}: no ${task} model manifest in this folder`);
+    return found;
+  } else {
+    const found = (await listManifests(DEFAULT_MODELS_DIR)).find((m) => m.id === s);
+    if (found === undefined) throw new ModelError(`no bundled model with id "${s}" (give a manifest, an ONNX file or a folder)`);
+    manifest = found;
+  }
+  if (manifest.task !== task) throw new ModelError(`${manifest.label}: is a ${manifest.task} model; this node needs a ${task} model`);
+  return manifest;
+}

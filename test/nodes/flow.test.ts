@@ -1,0 +1,272 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { decodeFrames } from '../../src/media/frames';
+import { openSessionCount } from '../../src/models/session';
+import type { CompoundPayload, EndPayload, SourceEventPayload } from '../../src/nodes-api/messages';
+import { StaticVisualStage } from '../../src/stages/vs';
+import { listManifests, DEFAULT_MODELS_DIR } from '../../src/models/manifest';
+import { BlazeFaceDetector } from '../../src/vision/blazeface';
+import { cropImage } from '../../src/vision/image';
+import { writeAcousticTestModel } from '../helpers/acoustic-model';
+import { cer } from '../helpers/cli';
+import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { helper, NODES, nextMessage, pipelineFlow, runPipeline, type FlowRun } from './helpers';
+
+interface AnalyzeFrame {
+  frame: number;
+  t: number;
+  face: { box: number[]; score: number; track: number } | null;
+  vs: number[] | null;
+  vd: number[] | null;
+  a: number[] | null;
+  fused: number[] | null;
+  compound: number[] | null;
+  label: string | null;
+}
+
+describe('Node-RED nodes: a full flow on real media', function () {
+  let out: string;
+  let analysis: { results: AnalyzeFrame[]; frames: number };
+  let flow: FlowRun;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+
+  before(async function () {
+    requireTestdata(this, RAVDESS_CLIP);
+    process.on('unhandledRejection', onUnhandled);
+    out = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-nodes-'));
+    const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    analysis = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
+    await helper.startServer();
+  });
+
+  after(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    if (out) fs.rmSync(out, { recursive: true, force: true });
+    await helper.stopServer();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+  });
+
+  it('gives, frame for frame, the same faces, votes, fused scores and labels as cer analyze', async () => {
+    await helper.load(NODES, pipelineFlow());
+    flow = await runPipeline(RAVDESS_CLIP);
+    assert.equal(flow.end.reason, 'done');
+    assert.equal(flow.end.modality, 'compound');
+    assert.equal(flow.results.length, analysis.results.length);
+    assert.equal(flow.results.length, 98);
+    flow.results.forEach((r, i) => {
+      const a = analysis.results[i];
+      assert.equal(r.frame, a.frame, `frame ${i}`);
+      assert.equal(r.t, a.t, `t of frame ${i}`);
+      assert.equal(r.label, a.label, `label of frame ${i}`);
+      assert.deepEqual(r.face, a.face, `face of frame ${i}`);
+      assert.deepEqual(r.votes.vs, a.vs, `VS of frame ${i}`);
+      assert.deepEqual(r.votes.vd, a.vd, `VD of frame ${i}`);
+      assert.deepEqual(r.fused, a.fused, `fused of frame ${i}`);
+      assert.deepEqual(r.compound, a.compound, `compound of frame ${i}`);
+      assert.equal(r.topK[0].label, r.label);
+    });
+    assert.ok(flow.results.every((r) => r.label !== null), 'every frame of the clip has a face');
+    assert.deepEqual(unhandled, []);
+  });
+
+  it('gives the same labels as cer analyze with target all, rule 1 and reference compatibility', async () => {
+    const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet', '--target', 'all', '--rule', 'rule1', '--reference-compat']);
+    assert.equal(r.status, 0, r.stderr);
+    const expected = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
+    await helper.load(NODES, pipelineFlow({ target: 'all', rule: 'rule1', referenceCompat: true, withConfig: true }));
+    const run = await runPipeline(RAVDESS_CLIP);
+    assert.deepEqual(
+      run.results.map((x) => [x.frame, x.track, x.label]),
+      expected.results.map((x) => [x.frame, x.face?.track ?? null, x.label]),
+    );
+    assert.deepEqual(run.results.map((x) => x.compound), expected.results.map((x) => x.compound));
+  });
+
+  it('with an audio-visual preset and no acoustic model, A is missing and the labels are those of cer analyze --fusion paper-av8', async () => {
+    const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet', '--fusion', 'paper-av8']);
+    assert.equal(r.status, 0, r.stderr);
+    const expected = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
+    await helper.load(NODES, pipelineFlow({ preset: 'paper-av8' }));
+    const run = await runPipeline(RAVDESS_CLIP);
+    assert.deepEqual(run.results.map((x) => x.fused), expected.results.map((x) => x.fused));
+    assert.deepEqual(run.results.map((x) => x.label), expected.results.map((x) => x.label));
+    assert.ok(run.results.every((x) => x.votes.a === null));
+  });
+
+  it('with an acoustic model, A\'s vote per frame (gated by Silero VAD), the fused scores and the labels are those of cer analyze', async () => {
+    const models = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-nodes-models-'));
+    try {
+      const manifest = await writeAcousticTestModel(models);
+      const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet', '--models', models]);
+      assert.equal(r.status, 0, r.stderr);
+      const expected = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
+      assert.ok(expected.results.some((x) => x.a !== null) && expected.results.some((x) => x.a === null), 'A votes in speech only');
+      await helper.load(NODES, pipelineFlow({ preset: 'paper-av8', acousticModel: manifest.manifestPath }));
+      const run = await runPipeline(RAVDESS_CLIP);
+      assert.deepEqual(run.results.map((x) => x.votes.a), expected.results.map((x) => x.a));
+      assert.deepEqual(run.results.map((x) => x.fused), expected.results.map((x) => x.fused));
+      assert.deepEqual(run.results.map((x) => x.label), expected.results.map((x) => x.label));
+    } finally {
+      fs.rmSync(models, { recursive: true, force: true });
+    }
+  });
+
+  it('with a latency bound, a frame whose VD vote does not come goes out with VD missing and listed as late', async () => {
+    const f = pipelineFlow({ maxWait: 150 });
+    // VS reaches the fusion, VD never does.
+    const vs = f.find((n) => n.id === 'vs');
+    assert.ok(vs);
+    vs.wires = [['fusion']];
+    await helper.load(NODES, f);
+    const results: CompoundPayload[] = [];
+    const got = new Promise<void>((resolve) =>
+      helper.getNode('out').on('input', (msg) => {
+        const p = msg.payload as CompoundPayload | EndPayload;
+        if (p.type === 'compound' && results.push(p) === 10) resolve();
+      }),
+    );
+    helper.getNode('media').receive({ payload: RAVDESS_CLIP });
+    await got;
+    helper.getNode('media').receive({ payload: 'stop' });
+    for (const r of results) {
+      assert.deepEqual(r.votes.vd, null);
+      assert.deepEqual(r.late, ['vd']);
+      assert.notEqual(r.votes.vs, null);
+      // With VD missing each class keeps its total weight (1 in paper-v): the fused scores are VS's.
+      r.fused?.forEach((x, c) => assert.ok(Math.abs(x - (r.votes.vs as number[])[c]) < 1e-12));
+    }
+  });
+
+  it('the face crop gives VS exactly the numbers the pipeline gets from the frame and box', async () => {
+    const detector = await BlazeFaceDetector.load('front-128', { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+    const manifest = (await listManifests(DEFAULT_MODELS_DIR)).find((m) => m.task === 'static-visual');
+    assert.ok(manifest);
+    const vs = await StaticVisualStage.load(manifest, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+    try {
+      let checked = 0;
+      for await (const frame of decodeFrames(RAVDESS_CLIP)) {
+        if (frame.index % 10 !== 0) continue;
+        const [face] = await detector.detect(frame);
+        assert.ok(face, `a face in frame ${frame.index}`);
+        // A fractional box, as the detector gives it, and one shifted off the frame's edge.
+        for (const box of [face.box, [face.box[0] - 0.5, -3.25, face.box[2] + 0.75, face.box[3]] as typeof face.box]) {
+          const fromFrame = await vs.run(frame, box);
+          const crop = cropImage(frame, box);
+          const fromCrop = await vs.run(crop, [0, 0, crop.width, crop.height]);
+          assert.deepEqual(Array.from(fromCrop.probs), Array.from(fromFrame.probs));
+        }
+        checked++;
+      }
+      assert.equal(checked, 10);
+    } finally {
+      await Promise.all([detector.release(), vs.release()]);
+    }
+  });
+
+  it('sends start, progress and end events, and the end reaches every node in order', async () => {
+    await helper.load(NODES, pipelineFlow());
+    const events: SourceEventPayload[] = [];
+    helper.getNode('events').on('input', (msg) => events.push(msg.payload as SourceEventPayload));
+    const run = await runPipeline(RAVDESS_CLIP);
+    assert.equal(run.results.length, 98);
+    assert.equal(events[0].type, 'start');
+    const start = events[0] as Extract<SourceEventPayload, { type: 'start' }>;
+    assert.equal(start.info.fps, 30000 / 1001);
+    assert.equal(start.info.hasAudio, true);
+    const last = events[events.length - 1] as EndPayload;
+    assert.equal(last.type, 'end');
+    assert.equal(last.frames, 98);
+    assert.ok(events.some((e) => e.type === 'progress' && e.percent === 100));
+    assert.ok(run.results.every((r) => r.stream === start.stream));
+    // Every node has dropped the stream's state.
+    for (const id of ['faces', 'vs', 'vd', 'acoustic', 'fusion']) {
+      assert.equal((helper.getNode(id) as unknown as { cerStreams: number }).cerStreams, 0, `${id} keeps no state`);
+    }
+  });
+
+  it('shares one onnxruntime session per model among the nodes of a model config, and releases it on close', async () => {
+    const before = openSessionCount();
+    const f = pipelineFlow({ withConfig: true });
+    // A second VS node on the same config.
+    f.push({ id: 'vs2', z: 'tab1', type: 'cer-vs', model: 'models1', referenceCompat: false, wires: [[]] });
+    await helper.load(NODES, f);
+    const run = await runPipeline(RAVDESS_CLIP);
+    assert.equal(run.results.length, 98);
+    // Face detector and VS: one session each, however many nodes use them.
+    assert.equal(openSessionCount() - before, 2);
+    await helper.unload();
+    assert.equal(openSessionCount(), before);
+  });
+
+  it('a bad input reaches a Catch node with a clear message, and the flow goes on', async () => {
+    await helper.load(NODES, pipelineFlow());
+    const missing = path.join(os.tmpdir(), 'no-such-clip.mp4');
+    let caught = nextMessage('caught');
+    helper.getNode('media').receive({ payload: missing });
+    let msg = await caught;
+    assert.equal(msg.error?.source?.id, 'media');
+    assert.match(msg.error?.message ?? '', /no-such-clip\.mp4: no such file/);
+    assert.equal(msg.payload, missing, 'the Catch node gets the message that failed');
+
+    const notMedia = path.join(out, 'notes.mp4');
+    fs.writeFileSync(notMedia, 'these are not video frames\n'.repeat(100));
+    caught = nextMessage('caught');
+    helper.getNode('media').receive({ payload: notMedia });
+    msg = await caught;
+    assert.match(msg.error?.message ?? '', /notes\.mp4: not a media file/);
+
+    // Network streams and devices only when the node allows them.
+    caught = nextMessage('caught');
+    helper.getNode('media').receive({ payload: 'rtsp://127.0.0.1:9/stream' });
+    msg = await caught;
+    assert.match(msg.error?.message ?? '', /rtsp:\/\/127\.0\.0\.1:9\/stream: .*(live|allow)/i);
+
+    // A message a node cannot use: the node's done(err) reaches the Catch node too.
+    caught = nextMessage('caught');
+    helper.getNode('vs').receive({ payload: { type: 'frame' } });
+    msg = await caught;
+    assert.equal(msg.error?.source?.id, 'vs');
+    assert.match(msg.error?.message ?? '', /expected a face from the face detector/);
+
+    caught = nextMessage('caught');
+    helper.getNode('fusion').receive({ topic: 'vs', payload: [1, 2, 3] });
+    msg = await caught;
+    assert.match(msg.error?.message ?? '', /vs vote for frame 0 must be 7 finite numbers or null/);
+
+    // Node-RED is still up and the same flow still works.
+    const run = await runPipeline(RAVDESS_CLIP);
+    assert.equal(run.results.length, 98);
+    assert.deepEqual(unhandled, []);
+  });
+
+  it('a stop message ends a running source; the end reaches the output', async () => {
+    await helper.load(NODES, pipelineFlow());
+    const results: CompoundPayload[] = [];
+    const ended = new Promise<EndPayload>((resolve) => {
+      helper.getNode('out').on('input', (msg) => {
+        const p = msg.payload as CompoundPayload | EndPayload;
+        if (p.type === 'end') resolve(p);
+        else {
+          results.push(p);
+          if (results.length === 5) {
+            for (const id of ['faces', 'vs', 'vd', 'fusion']) assert.equal((helper.getNode(id) as unknown as { cerStreams: number }).cerStreams, 1, `${id} has the stream's state`);
+            helper.getNode('media').receive({ payload: 'stop' });
+          }
+        }
+      });
+    });
+    helper.getNode('media').receive({ payload: RAVDESS_CLIP });
+    const end = await ended;
+    assert.equal(end.reason, 'stopped');
+    assert.ok(results.length < 98, `stopped after ${results.length} frames`);
+  });
+});
