@@ -418,6 +418,8 @@ export interface ExportedModel {
   readonly nonCommercial: boolean;
   readonly reference?: string;
   readonly quantisation?: Record<string, unknown>;
+  /** Why no int8 copy was written, when --quantize int8 found nothing to quantise. */
+  readonly int8?: string;
 }
 
 export interface ExportSummary {
@@ -434,7 +436,7 @@ export function runExportTool(python: string, args: readonly string[], script: s
     throw new InputError(`the export tool ${displayPath(script)} is not part of this installation; run cer models export from a clone of the repository`);
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [script, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, ['-B', script, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -529,6 +531,7 @@ export async function runModelsExport(kind: string, options: ExportOptions): Pro
   for (const m of summary.models) {
     process.stdout.write(`exported ${m.id}: ${displayPath(m.model)} (${(m.bytes / 1e6).toFixed(1)} MB, sha256 ${m.sha256}) and ${displayPath(m.manifest)}\n`);
     if (m.nonCommercial) process.stdout.write('  note: non-commercial use only (see the licence in the manifest)\n');
+    if (m.int8 !== undefined) process.stdout.write(`  int8 copy ${m.int8}\n`);
   }
 }
 

@@ -1,0 +1,211 @@
+/**
+ * tools/export: exports random-weight VS, VD and (shallow) A models, runs the same inputs through
+ * PyTorch (saved by the tool) and through onnxruntime-node via our models layer, and compares.
+ * Also checks the manifests the pipeline reads, the dynamic batch axis, and the int8 rewrite.
+ *
+ * Needs Debian's python3-torch, python3-torchaudio and python3-onnx (CI installs them with
+ * tools/setup.sh); without them the suite is skipped with a message naming what is missing.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { findPython, pythonStatus, runExportTool, torchProblem, type ExportedModel } from '../../src/cli/commands/models';
+import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
+import { acquireSession, type ModelSession } from '../../src/models/session';
+
+const TOLERANCE = 1e-4;
+const THREADS = 2;
+/** CI exports a 2-layer backbone (same code as the 12-layer one) to stay fast. */
+const ACOUSTIC_LAYERS = 2;
+
+interface ReferenceTensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
+interface Reference {
+  readonly input: ReferenceTensor;
+  readonly outputs: Readonly<Record<string, ReferenceTensor>>;
+}
+
+interface ReferenceJson {
+  input: { file: string; shape: number[] };
+  outputs: Record<string, { file: string; shape: number[] }>;
+}
+
+function readF32(file: string, shape: readonly number[]): ReferenceTensor {
+  const bytes = fs.readFileSync(file);
+  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  assert.equal(data.length, shape.reduce((a, b) => a * b, 1), `${file}: size does not match shape ${shape.join('x')}`);
+  return { data, shape };
+}
+
+function readReference(folder: string): Reference {
+  const meta = JSON.parse(fs.readFileSync(path.join(folder, 'reference.json'), 'utf8')) as ReferenceJson;
+  const outputs: Record<string, ReferenceTensor> = {};
+  for (const [name, o] of Object.entries(meta.outputs)) outputs[name] = readF32(path.join(folder, o.file), o.shape);
+  return { input: readF32(path.join(folder, meta.input.file), meta.input.shape), outputs };
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+function maxAbs(a: Float32Array): number {
+  let worst = 0;
+  for (const v of a) worst = Math.max(worst, Math.abs(v));
+  return worst;
+}
+
+/** Row `i` of a batch tensor, as a batch of one. */
+function row(t: ReferenceTensor, i: number): ReferenceTensor {
+  const size = t.data.length / t.shape[0];
+  return { data: t.data.slice(i * size, (i + 1) * size), shape: [1, ...t.shape.slice(1)] };
+}
+
+describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
+  this.timeout(900000);
+  let workDir = '';
+  const exported = new Map<string, readonly ExportedModel[]>();
+
+  before(async function () {
+    const status = pythonStatus(findPython());
+    const problem = torchProblem(status);
+    if (problem !== undefined) {
+      console.warn(`    skipped: ${problem}`);
+      this.skip();
+    }
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-export-'));
+    const python = status.python;
+    // One at a time: the machine is shared and the exports are memory-hungry.
+    exported.set('vs', (await runExportTool(python, ['vs', '--random-weights', '--seed', '3', '--out', workDir, '--reference', '3'])).models);
+    exported.set('vd', (await runExportTool(python, ['vd', '--random-weights', '--seed', '3', '--out', workDir, '--reference', '3'])).models);
+    exported.set(
+      'a',
+      (await runExportTool(python, ['a', '--random-weights', '--seed', '3', '--layers', String(ACOUSTIC_LAYERS), '--out', workDir, '--reference', '2', '--quantize', 'int8'])).models,
+    );
+  });
+
+  after(function () {
+    if (workDir !== '') fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  async function check(kind: string, outputNames: readonly string[]): Promise<{ manifest: LoadedManifest; diffs: Record<string, number>; session: ModelSession; reference: Reference }> {
+    const fp32 = exported.get(kind)?.[0];
+    assert.ok(fp32 !== undefined && fp32.reference !== undefined);
+    const manifest = await loadManifest(fp32.manifest);
+    const reference = readReference(fp32.reference);
+    const session = await acquireSession(manifest, { intraOpNumThreads: THREADS });
+    const out = await session.run({ [manifest.input.name]: reference.input });
+    const diffs: Record<string, number> = {};
+    for (const name of outputNames) {
+      const expected = reference.outputs[name];
+      assert.deepEqual([...out[name].dims], [...expected.shape], `${kind} ${name} dims`);
+      diffs[name] = maxAbsDiff(out[name].data, expected.data);
+      // Outputs of a sensible size, so the tolerance means something.
+      const scale = maxAbs(expected.data);
+      assert.ok(scale > 0.05 && scale < 1e4, `${kind} ${name}: reference magnitude ${scale}`);
+      console.log(`      ${kind} ${name}: max |onnxruntime - PyTorch| = ${diffs[name].toExponential(2)} (outputs up to ${scale.toFixed(3)})`);
+      assert.ok(diffs[name] <= TOLERANCE, `${kind} ${name}: max abs diff ${diffs[name]} > ${TOLERANCE}`);
+    }
+    // The batch axis is dynamic: one row alone gives that row's outputs.
+    const single = await session.run({ [manifest.input.name]: row(reference.input, 1) });
+    for (const name of outputNames) {
+      assert.deepEqual([...single[name].dims], [1, ...reference.outputs[name].shape.slice(1)]);
+      assert.ok(maxAbsDiff(single[name].data, row(reference.outputs[name], 1).data) <= TOLERANCE, `${kind} ${name}: batch of one differs`);
+    }
+    return { manifest, diffs, session, reference };
+  }
+
+  it('VS ResNet-50: logits and features match within 1e-4; the manifest is what the pipeline reads', async function () {
+    const { manifest, session } = await check('vs', ['logits', 'features']);
+    try {
+      assert.equal(manifest.task, 'static-visual');
+      assert.deepEqual(manifest.input, { name: 'input', shape: [-1, 3, 224, 224], layout: 'NCHW', dtype: 'float32' });
+      assert.deepEqual(manifest.outputs, { scores: 'logits', features: 'features' });
+      assert.equal(manifest.outputKind, 'logits');
+      assert.deepEqual(manifest.preprocessing, {
+        size: [224, 224],
+        colour: 'bgr',
+        scale: 1,
+        mean: [91.4953, 103.8827, 131.0912],
+        std: [1, 1, 1],
+        interpolation: 'nearest',
+        resize: 'stretch',
+      });
+      assert.deepEqual(manifest.labels, ['Neutral', 'Happiness', 'Sadness', 'Surprise', 'Fear', 'Disgust', 'Anger']);
+      // Random weights carry no one's licence restrictions.
+      assert.equal(manifest.nonCommercial, false);
+      assert.match(manifest.source, /random weights/);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('VD LSTM: logits match within 1e-4; input [-1, 10, 512] NTC', async function () {
+    const { manifest, session } = await check('vd', ['logits']);
+    try {
+      assert.equal(manifest.task, 'dynamic-visual');
+      assert.deepEqual(manifest.input, { name: 'input', shape: [-1, 10, 512], layout: 'NTC', dtype: 'float32' });
+      assert.deepEqual(manifest.outputs, { scores: 'logits' });
+      assert.equal(manifest.outputKind, 'logits');
+      assert.deepEqual(manifest.labels, ['Neutral', 'Happiness', 'Sadness', 'Surprise', 'Fear', 'Disgust', 'Anger']);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it(`A wav2vec2 (${ACOUSTIC_LAYERS} layers) + head: logits match within 1e-4; input [-1, 64000] NT; canonical labels + Other`, async function () {
+    const { manifest, session, reference } = await check('a', ['logits']);
+    try {
+      assert.equal(manifest.task, 'acoustic');
+      assert.deepEqual(manifest.input, { name: 'input', shape: [-1, 64000], layout: 'NT', dtype: 'float32' });
+      assert.deepEqual(manifest.outputs, { scores: 'logits' });
+      assert.equal(manifest.outputKind, 'logits');
+      assert.deepEqual(manifest.labels, ['Neutral', 'Anger', 'Disgust', 'Fear', 'Happiness', 'Sadness', 'Surprise', 'Other']);
+      // The window is normalised inside the model: an already normalised window gives the same logits.
+      const normalised = new Float32Array(reference.input.data.length);
+      const n = reference.input.shape[1];
+      for (let r = 0; r < reference.input.shape[0]; r++) {
+        const x = reference.input.data.subarray(r * n, (r + 1) * n);
+        let mean = 0;
+        for (const v of x) mean += v;
+        mean /= n;
+        let variance = 0;
+        for (const v of x) variance += (v - mean) * (v - mean);
+        variance /= n;
+        const scale = 1 / Math.sqrt(variance + 1e-7);
+        for (let i = 0; i < n; i++) normalised[r * n + i] = (x[i] - mean) * scale;
+      }
+      const again = await session.run({ input: { data: normalised, shape: reference.input.shape } });
+      assert.ok(maxAbsDiff(again.logits.data, reference.outputs.logits.data) <= 1e-3);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('A int8: MatMuls become integer ops, the file shrinks, logits stay close to fp32', async function () {
+    const models = exported.get('a') ?? [];
+    const int8 = models[1];
+    assert.ok(int8 !== undefined && int8.quantisation !== undefined);
+    assert.ok(Number(int8.quantisation.matmul) >= 4 * ACOUSTIC_LAYERS + 8, `quantised MatMuls: ${JSON.stringify(int8.quantisation)}`);
+    assert.ok(int8.bytes < 0.6 * models[0].bytes, `int8 ${int8.bytes} bytes vs fp32 ${models[0].bytes}`);
+    const manifest = await loadManifest(int8.manifest);
+    assert.equal(manifest.id, `${models[0].id}-int8`);
+    const reference = readReference(models[0].reference ?? '');
+    const session = await acquireSession(manifest, { intraOpNumThreads: THREADS });
+    try {
+      const out = await session.run({ input: reference.input });
+      const diff = maxAbsDiff(out.logits.data, reference.outputs.logits.data);
+      const scale = maxAbs(reference.outputs.logits.data);
+      console.log(`      a int8 logits: max |int8 - fp32| = ${diff.toExponential(2)} (logits up to ${scale.toFixed(3)})`);
+      assert.ok(diff <= 0.1 * scale, `int8 differs from fp32 by ${diff}, logits up to ${scale}`);
+    } finally {
+      await session.release();
+    }
+  });
+});
