@@ -40,7 +40,9 @@ export function buildProgram(): Command {
     .option('--reference-compat', "reproduce the reference's quirks (integer fps, repeated outputs on frames without a face)")
     .option('--provider <list>', 'onnxruntime execution providers to try in order, e.g. cuda,cpu', 'cpu')
     .option('--threads <n>', 'onnxruntime threads per model (default 1; 0: one per core)')
-    .option('--mouth-every <n>', 'measure the mouth-open cue every nth frame and hold it in between', '1')
+    .option('--no-vad', 'no voice activity (speech is null; A is not gated)')
+    .option('--no-mouth-cue', 'no mouth-open cue (mouthOpen is null)')
+    .option('--mouth-every <n>', 'measure the mouth-open cue every nth frame and hold it in between (default: 10 times a second)')
     .option('--allow-live', 'accept rtsp://, http(s):// streams and /dev/video* devices')
     .option('--quiet', 'no progress or summary on stderr')
     .addHelpText(

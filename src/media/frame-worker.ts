@@ -21,6 +21,7 @@ interface WorkerInput {
   readonly info?: MediaInfo;
   readonly allowLive?: boolean;
   readonly tolerateCorruption?: boolean;
+  readonly decoderThreads?: number;
   readonly ffmpeg: ResolvedBinary;
   readonly ffprobe?: ResolvedBinary;
   readonly features: FfmpegFeatures;
@@ -53,6 +54,7 @@ async function workerMain(port: NonNullable<typeof parentPort>, job: WorkerInput
       info: job.info,
       allowLive: job.allowLive,
       tolerateCorruption: job.tolerateCorruption,
+      decoderThreads: job.decoderThreads,
       ffmpeg: job.ffmpeg,
       ffprobe: job.ffprobe,
       features: job.features,
@@ -108,6 +110,7 @@ export async function* decodeFramesInWorker(
     info: options.info,
     allowLive: options.allowLive,
     tolerateCorruption: options.tolerateCorruption,
+    decoderThreads: options.decoderThreads,
     ffmpeg,
     ffprobe: options.ffprobe,
     features,

@@ -54,6 +54,11 @@ export interface DecodeFramesOptions {
   readonly reuseBuffers?: boolean;
   /** Where frame buffers come from and go back to (reuseBuffers uses one of its own). */
   readonly bufferPool?: BufferPool;
+  /**
+   * ffmpeg's decoding threads (default: ffmpeg's choice, one per core). A consumer that keeps the
+   * other cores busy does better with 1: ffmpeg's threads then do not fight it for the cores.
+   */
+  readonly decoderThreads?: number;
   /** What the ffmpeg build supports, when the caller has asked already (ffmpegFeatures). */
   readonly features?: FfmpegFeatures;
   /** The ffmpeg / ffprobe to use; resolveFfmpeg() / resolveFfprobe() by default. */
@@ -99,7 +104,7 @@ export async function* decodeFrames(input: string, options: DecodeFramesOptions 
   const features = options.features ?? (await ffmpegFeatures(ffmpeg));
   if (signal?.aborted) throw abortError(input);
 
-  const args = decodeArgs(source, info, video, features);
+  const args = decodeArgs(source, info, video, features, options.decoderThreads);
   const pool = options.bufferPool ?? (options.reuseBuffers ? new BufferPool() : undefined);
   const pump = new FramePump(input, video, options, pool);
   const tool = await spawnTool(ffmpeg, args, { extraOutputs: 1, onStderrLine: (line) => pump.onStderrLine(line) });
@@ -164,7 +169,7 @@ export function ffmpegFeatures(ffmpeg: ResolvedBinary): Promise<FfmpegFeatures> 
   return cached;
 }
 
-function decodeArgs(source: MediaSource, info: MediaInfo, video: VideoStreamInfo, features: FfmpegFeatures): string[] {
+function decodeArgs(source: MediaSource, info: MediaInfo, video: VideoStreamInfo, features: FfmpegFeatures, threads?: number): string[] {
   const still = info.kind === 'image';
   const perOutput = [
     '-map', `0:${video.index}`,
@@ -175,6 +180,7 @@ function decodeArgs(source: MediaSource, info: MediaInfo, video: VideoStreamInfo
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
     ...(features.fpsMode ? [] : ['-vsync', 'passthrough']),
+    ...(threads !== undefined ? ['-threads', String(threads)] : []),
     ...inputArgs(source),
     // Pixels. The scale pins the size (after autorotation) so that every frame has the probed size.
     // At an unchanged size fast_bilinear gives the same RGB bytes as the default and costs ~20 % less.

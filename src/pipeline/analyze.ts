@@ -57,8 +57,9 @@ export interface PipelineOptions {
   /** The mouth-open cue (facemesh lip gap) per frame; default on. */
   readonly mouthCue?: boolean;
   /**
-   * Measure the mouth every Nth frame and hold the value in between (per track); default 1. The cue
-   * costs about as much as face detection, so 2 halves its share of the time budget.
+   * Measure the mouth every Nth frame and hold the value in between (per track); default: about 10
+   * times a second (every 3rd frame at 30 fps), enough for syllables at 4–5 a second. The cue costs
+   * as much as face detection; 1 measures every frame.
    */
   readonly mouthCueEvery?: number;
   /** With an acoustic model: frames outside speech get no A vote; default on (off in referenceCompat). */
@@ -140,7 +141,7 @@ export class Pipeline {
       const vad = options.vad === false ? null : await SileroVAD.load(manifests.get('voice-activity'), session);
       if (vad) held.push(vad);
       const meshManifest = manifests.get('face-landmarks');
-      const mouth = options.mouthCue === false || meshManifest === undefined ? null : await MouthOpenCue.load(meshManifest, session);
+      const mouth = options.mouthCue === false || meshManifest === undefined ? null : await MouthOpenCue.load(meshManifest, { ...session, inWorker: true });
       if (mouth) held.push(mouth);
       const acoustic = manifests.get('acoustic') ?? null;
       // With an acoustic model the paper's VS+VD+A preset, else its VS+VD one.
@@ -222,6 +223,9 @@ async function modelsFor(models: string): Promise<Map<ModelTask, LoadedManifest>
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/** Mouth-open measurements per second by default (see PipelineOptions.mouthCueEvery). */
+export const MOUTH_CUE_RATE = 10;
+
 /** Results per second for an input without video (speech and A only). */
 export const AUDIO_ONLY_FPS = 25;
 
@@ -289,22 +293,37 @@ export async function* analyzeFrames(
     signal: options.signal,
   });
 
-  const mouthEvery = po.mouthCueEvery ?? 1;
-  const heldMouth = new Map<number, number>();
-  const measureMouth = async (frame: VideoFrame, face: TrackedFace): Promise<number | null> => {
-    if (pipeline.mouth === null) return null;
+  const mouthEvery = po.mouthCueEvery ?? Math.max(1, Math.round(fps / MOUTH_CUE_RATE));
+  const heldMouth = new Map<number, Promise<number>>();
+  const measureMouth = (frame: VideoFrame, face: TrackedFace): Promise<number | null> => {
+    if (pipeline.mouth === null) return Promise.resolve(null);
     const held = heldMouth.get(face.track);
     if (held !== undefined && frame.index % mouthEvery !== 0) return held;
-    const gap = (await pipeline.mouth.measure(frame, face.box)).gap;
+    const gap = pipeline.mouth.measure(frame, face.box).then((m) => m.gap);
     heldMouth.set(face.track, gap);
     return gap;
   };
 
-  const finish = async (frame: VideoFrame, face: TrackedFace | null, votes: VisualVotes): Promise<FrameResult> => {
+  /**
+   * A frame's result. The mouth-open cue takes its crop now and runs in its worker thread while the
+   * caller goes on to the next frame; the result is put together when the cue and the audio are done.
+   */
+  const finish = (frame: VideoFrame, face: TrackedFace | null, votes: VisualVotes): Promise<FrameResult> => {
+    const mouthPromise = face ? measureMouth(frame, face) : Promise.resolve(null);
+    const at = { index: frame.index, t: frame.t };
+    return assemble(at, face, votes, mouthPromise);
+  };
+
+  const assemble = async (
+    frame: { index: number; t: number },
+    face: TrackedFace | null,
+    votes: VisualVotes,
+    mouthPromise: Promise<number | null>,
+  ): Promise<FrameResult> => {
     const { vs, vd } = votes;
+    const mouthOpen = await mouthPromise;
     await audio.waitFor(frame.index);
     const a = audio.acousticOf(frame.index);
-    const mouthOpen = face ? await measureMouth(frame, face) : null;
     const hasFused = fuseFrameInto(pipeline.fusion, withA ? [vs, vd, a] : [vs, vd], fused);
     if (hasFused) compoundScoresInto(fused, pipeline.rule, compound);
     return {
@@ -336,26 +355,35 @@ export async function* analyzeFrames(
     }
     return;
   }
+  const inFlight: Array<Promise<FrameResult>> = [];
+  // Observed at once so that a failure is not an unhandled rejection before its turn comes.
+  const track = (result: Promise<FrameResult>): void => {
+    result.catch(() => undefined);
+    inFlight.push(result);
+  };
   try {
-    for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true })) {
+    for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true, decoderThreads: 1 })) {
       const targets = await faces.targets(frame, frame.index);
       if (policy === 'all') {
         // Every track is a stream of its own; a track that ended never comes back.
         for (const track of [...perTrack.keys()]) if (!targets.some((f) => f.track === track)) perTrack.delete(track);
-        if (targets.length === 0) yield await finish(frame, null, { vs: null, vd: null });
+        if (targets.length === 0) track(finish(frame, null, { vs: null, vd: null }));
         for (const face of targets) {
           let stream = perTrack.get(face.track);
           if (stream === undefined) perTrack.set(face.track, (stream = new VisualStream(createVD, compat)));
           const vs = await pipeline.vs.run(frame, face.box);
-          yield await finish(frame, face, await stream.step(frame.index, fps, { track: face.track, vs }));
+          track(finish(frame, face, await stream.step(frame.index, fps, { track: face.track, vs })));
         }
       } else {
         const face = targets.length > 0 ? targets[0] : null;
         const vs = face ? await pipeline.vs.run(frame, face.box) : null;
-        yield await finish(frame, face, await single.step(frame.index, fps, face && vs ? { track: face.track, vs } : null));
+        track(finish(frame, face, await single.step(frame.index, fps, face && vs ? { track: face.track, vs } : null)));
       }
+      // Results leave in order, one frame behind, so the cue of this frame overlaps the next one.
+      while (inFlight.length > 1) yield await (inFlight.shift() as Promise<FrameResult>);
       options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - started) / 1000 });
     }
+    while (inFlight.length > 0) yield await (inFlight.shift() as Promise<FrameResult>);
   } finally {
     await audio.close();
   }

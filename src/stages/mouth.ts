@@ -19,6 +19,7 @@ import type { RgbImage } from '../media/types';
 import { ModelError } from '../models/errors';
 import { DEFAULT_MODELS_DIR, loadManifest, type LoadedManifest } from '../models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
+import { WorkerSession } from '../models/worker-session';
 import type { Box } from '../vision/types';
 
 /** The package's facemesh manifest. */
@@ -63,6 +64,8 @@ export const DEFAULT_MOUTH_OPEN_THRESHOLD = 0.05;
 export const DEFAULT_MIN_FACE_SCORE = 0.2;
 
 export interface MouthOpenOptions extends SessionOptions {
+  /** Run the model in a worker thread (the main thread goes on meanwhile); default false. */
+  readonly inWorker?: boolean;
   /** Gap above which the mouth is open; default DEFAULT_MOUTH_OPEN_THRESHOLD. */
   readonly threshold?: number;
   /** Box enlargement before the crop; default the manifest's extra.cropScale, else 1.4. */
@@ -213,17 +216,19 @@ function positiveOption(v: number | undefined, name: string, fallback: number): 
   return v;
 }
 
+/** Where the mesh model runs: a session on this thread or in a worker. */
+type MeshRunner = Pick<ModelSession, 'run' | 'release' | 'provider' | 'manifest'>;
+
 export class MouthOpenCue {
   readonly threshold: number;
   readonly cropScale: number;
   readonly minFaceScore: number;
   private readonly model: MeshModel;
-  private readonly tensor: Float32Array;
   private readonly inputShape: readonly number[];
   private queue: Promise<unknown> = Promise.resolve();
-  private handle: ModelSession | undefined;
+  private handle: MeshRunner | undefined;
 
-  private constructor(handle: ModelSession, model: MeshModel, options: MouthOpenOptions) {
+  private constructor(handle: MeshRunner, model: MeshModel, options: MouthOpenOptions) {
     this.handle = handle;
     this.model = model;
     this.threshold = positiveOption(options.threshold, 'threshold', DEFAULT_MOUTH_OPEN_THRESHOLD);
@@ -231,7 +236,6 @@ export class MouthOpenCue {
     const minFaceScore = options.minFaceScore ?? DEFAULT_MIN_FACE_SCORE;
     if (!(minFaceScore >= 0 && minFaceScore <= 1)) throw new RangeError(`mouth-open option minFaceScore must be from 0 to 1 (got ${minFaceScore})`);
     this.minFaceScore = minFaceScore;
-    this.tensor = new Float32Array(model.size * model.size * 3);
     this.inputShape = [1, model.size, model.size, 3];
   }
 
@@ -254,11 +258,14 @@ export class MouthOpenCue {
       if (!session.inputNames.includes(m.input.name)) {
         throw new ModelError(`${m.label}: input.name ${m.input.name} is not an input of the model (it has ${session.inputNames.join(', ')})`);
       }
-      return new MouthOpenCue(handle, model, options);
+      if (!options.inWorker) return new MouthOpenCue(handle, model, options);
     } catch (err) {
       await handle.release();
       throw err;
     }
+    // Checked here; run in a worker thread, so the main thread can go on meanwhile.
+    await handle.release();
+    return new MouthOpenCue(await WorkerSession.load(m, options), model, options);
   }
 
   get manifest(): LoadedManifest {
@@ -269,34 +276,37 @@ export class MouthOpenCue {
     return this.session.provider;
   }
 
-  private get session(): ModelSession {
+  private get session(): MeshRunner {
     if (this.handle === undefined) throw new ModelError('mouth-open cue used after release');
     return this.handle;
   }
 
   /**
    * The mouth-open measure of the face in `faceBox` (a face detector box, [x1, y1, x2, y2] in
-   * frame pixels). Calls on one cue run one after another (it reuses its input buffer).
+   * frame pixels). The face is cut out before this returns, so the caller may reuse the frame's
+   * memory at once; the model runs afterwards, calls one after another.
    */
   measure(frame: RgbImage, faceBox: Readonly<Box>): Promise<MouthMeasure> {
-    const run = this.queue.then(() => this.measureNow(frame, faceBox));
+    if (!(faceBox[2] > faceBox[0] && faceBox[3] > faceBox[1])) {
+      return Promise.reject(new RangeError(`face box [${faceBox.join(', ')}] is empty`));
+    }
+    if (frame.data.length < frame.width * frame.height * 3 || !(frame.width > 0 && frame.height > 0)) {
+      return Promise.reject(new RangeError(`image data has ${frame.data.length} bytes, ${frame.width}x${frame.height} RGB needs ${frame.width * frame.height * 3}`));
+    }
+    const size = this.model.size;
+    const crop = facemeshCrop(faceBox, this.cropScale);
+    const tensor = new Float32Array(size * size * 3);
+    cropToTensor(frame, crop, size, tensor);
+    const run = this.queue.then(() => this.measureNow(crop, tensor));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async measureNow(frame: RgbImage, faceBox: Readonly<Box>): Promise<MouthMeasure> {
+  private async measureNow(crop: Box, tensor: Float32Array): Promise<MouthMeasure> {
     const session = this.session;
     const m = session.manifest;
-    if (!(faceBox[2] > faceBox[0] && faceBox[3] > faceBox[1])) {
-      throw new RangeError(`face box [${faceBox.join(', ')}] is empty`);
-    }
-    if (frame.data.length < frame.width * frame.height * 3 || !(frame.width > 0 && frame.height > 0)) {
-      throw new RangeError(`image data has ${frame.data.length} bytes, ${frame.width}x${frame.height} RGB needs ${frame.width * frame.height * 3}`);
-    }
     const { size, landmarkCount, landmarkDims } = this.model;
-    const crop = facemeshCrop(faceBox, this.cropScale);
-    cropToTensor(frame, crop, size, this.tensor);
-    const out = await session.run({ [m.input.name]: { data: this.tensor, shape: this.inputShape } }, [this.model.landmarksOutput, this.model.scoresOutput]);
+    const out = await session.run({ [m.input.name]: { data: tensor, shape: this.inputShape } }, [this.model.landmarksOutput, this.model.scoresOutput]);
     const raw = out[this.model.landmarksOutput].data;
     if (raw.length < landmarkCount * landmarkDims) {
       throw new ModelError(`${m.label}: output ${this.model.landmarksOutput} has ${raw.length} values, ${landmarkCount * landmarkDims} expected`);

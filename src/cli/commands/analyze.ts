@@ -24,6 +24,8 @@ export interface AnalyzeCommandOptions {
   provider?: string;
   allowLive?: boolean;
   mouthEvery?: string;
+  vad?: boolean;
+  mouthCue?: boolean;
   quiet?: boolean;
 }
 
@@ -53,7 +55,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   if (!(BLAZEFACE_VARIANTS as readonly string[]).includes(detector)) {
     throw new InputError(`--detector: expected ${BLAZEFACE_VARIANTS.join(' or ')}, got "${detector}"`);
   }
-  let mouthEvery = 1;
+  let mouthEvery: number | undefined;
   if (options.mouthEvery !== undefined) {
     mouthEvery = Number(options.mouthEvery);
     if (!Number.isInteger(mouthEvery) || mouthEvery < 1) throw new InputError(`--mouth-every: expected a whole number ≥ 1, got "${options.mouthEvery}"`);
@@ -82,6 +84,8 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     wholeFrameFace: options.wholeFrameFace === true,
     referenceCompat: options.referenceCompat === true,
     mouthCueEvery: mouthEvery,
+    vad: options.vad !== false,
+    mouthCue: options.mouthCue !== false,
     session: {
       executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
       intraOpNumThreads: threads,

@@ -1,0 +1,116 @@
+/**
+ * An onnxruntime session in a worker thread. onnxruntime-node runs inference synchronously on the
+ * calling thread, so every model on the main thread runs one after another; a model that can work
+ * while the main thread goes on (the mouth-open cue, while the next frame's face is detected) runs
+ * here instead, on the machine's other core. Same `run` contract as ModelSession.
+ */
+import * as path from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { ModelError } from './errors';
+import type { LoadedManifest } from './manifest';
+import { acquireSession, type FloatFeed, type FloatOutput, type SessionOptions } from './session';
+
+interface WorkerJob {
+  readonly manifestPath: string;
+  readonly options: SessionOptions;
+}
+
+type ToWorker = { type: 'run'; id: number; feeds: Record<string, FloatFeed>; names?: readonly string[] } | { type: 'close' };
+type FromWorker =
+  | { type: 'ready'; provider: string }
+  | { type: 'result'; id: number; outputs: Record<string, FloatOutput> }
+  | { type: 'error'; id: number | null; message: string };
+
+async function workerMain(port: NonNullable<typeof parentPort>, job: WorkerJob): Promise<void> {
+  let handle;
+  try {
+    handle = await acquireSession(job.manifestPath, job.options);
+  } catch (err) {
+    port.postMessage({ type: 'error', id: null, message: (err as Error).message } satisfies FromWorker);
+    port.close();
+    return;
+  }
+  const session = handle;
+  port.postMessage({ type: 'ready', provider: session.provider } satisfies FromWorker);
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'close') {
+      void session.release().finally(() => port.close());
+      return;
+    }
+    session.run(m.feeds, m.names).then(
+      (outputs) => {
+        const transfer = Object.values(outputs).map((o) => o.data.buffer as ArrayBuffer);
+        port.postMessage({ type: 'result', id: m.id, outputs } satisfies FromWorker, transfer);
+      },
+      (err: unknown) => port.postMessage({ type: 'error', id: m.id, message: (err as Error).message } satisfies FromWorker),
+    );
+  });
+}
+
+if (!isMainThread && parentPort !== null && (workerData as { modelWorker?: boolean } | null)?.modelWorker === true) {
+  void workerMain(parentPort, (workerData as { job: WorkerJob }).job);
+}
+
+export class WorkerSession {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (o: Record<string, FloatOutput>) => void; reject: (e: Error) => void }>();
+  private closed = false;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly manifest: LoadedManifest,
+    readonly provider: string,
+  ) {
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'ready' || m.id === null) return;
+      const call = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.type === 'result') call?.resolve(m.outputs);
+      else call?.reject(new ModelError(m.message));
+    });
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', () => this.failAll(new ModelError(`${manifest.label}: model worker stopped`)));
+  }
+
+  /** Loads the model in a new worker thread (its checksum is verified there, as acquireSession does). */
+  static load(manifest: LoadedManifest, options: SessionOptions = {}): Promise<WorkerSession> {
+    const worker = new Worker(path.join(__dirname, 'worker-session.js'), {
+      workerData: { modelWorker: true, job: { manifestPath: manifest.manifestPath, options } satisfies WorkerJob },
+    });
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: FromWorker): void => {
+        worker.off('message', onMessage);
+        if (m.type === 'ready') resolve(new WorkerSession(worker, manifest, m.provider));
+        else {
+          void worker.terminate();
+          reject(new ModelError(m.type === 'error' ? m.message : `${manifest.label}: model worker did not start`));
+        }
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  }
+
+  /** Runs the model; the inputs are copied to the worker, the outputs come back without a copy. */
+  run(feeds: Readonly<Record<string, FloatFeed>>, outputNames?: readonly string[]): Promise<Record<string, FloatOutput>> {
+    if (this.closed) return Promise.reject(new ModelError(`${this.manifest.label}: session used after release`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'run', id, feeds: { ...feeds }, names: outputNames } satisfies ToWorker);
+    });
+  }
+
+  private failAll(err: Error): void {
+    for (const call of this.pending.values()) call.reject(err);
+    this.pending.clear();
+  }
+
+  async release(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    await exited;
+  }
+}
