@@ -12,7 +12,6 @@ import {
   Fusion,
   FusionSpec,
   fuseFrameInto,
-  LabelRemap,
   NUM_BASIC,
   NUM_COMPOUND,
   resolveFusion,
@@ -27,13 +26,13 @@ import { frameRateValue, type MediaInfo, type VideoFrame } from '../media/types'
 import { ModelError } from '../models/errors';
 import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest, type ModelTask } from '../models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
-import { SequenceModelVD, TemporalSmoothingVD, TEMPORAL_SMOOTHING_VD_ID, type VDStage } from '../stages/vd';
+import { createVDStage, TEMPORAL_SMOOTHING_VD_ID, type VDStage } from '../stages/vd';
 import { NO_ACOUSTIC_MODEL } from '../stages/acoustic';
 import { FaceStage } from '../stages/faces';
 import { MouthOpenCue } from '../stages/mouth';
 import { SileroVAD } from '../stages/vad';
 import { AudioTrack } from './audio-track';
-import { VisualStream, type VisualVotes } from '../stages/visual-stream';
+import { StreamVisualVotes, type VisualVotes } from '../stages/visual-stream';
 import { StaticVisualStage } from '../stages/vs';
 import { BlazeFaceDetector, type BlazeFaceVariant } from '../vision/blazeface';
 import type { TargetPolicy } from '../vision/target';
@@ -162,6 +161,10 @@ export class Pipeline {
     await this.detector?.detect(blank);
     await this.vs.run(blank, [0, 0, 64, 64]);
     await this.mouth?.measure(blank, [8, 8, 56, 56]);
+    if (this.vad) {
+      await this.vad.process(new Float32Array(1024));
+      this.vad.reset();
+    }
     await ffmpegFeatures(resolveFfmpeg());
   }
 
@@ -180,21 +183,7 @@ export class Pipeline {
 
   /** A fresh VD stream: the sequence model when one is configured, else temporal smoothing. */
   createVD(): VDStage {
-    const referenceCompat = this.options.referenceCompat ?? false;
-    const session = this.vdSession;
-    if (session === null) return new TemporalSmoothingVD({ referenceCompat });
-    const m = session.manifest;
-    const remap = new LabelRemap(m.labels ?? [], m.outputKind ?? 'logits');
-    const dim = m.input.shape[2];
-    return new SequenceModelVD({
-      referenceCompat,
-      dim,
-      remap,
-      runSequence: async (window, d) => {
-        const out = await session.run({ [m.input.name]: { data: window, shape: [1, window.length / d, d] } }, [m.outputs.scores]);
-        return out[m.outputs.scores].data;
-      },
-    });
+    return createVDStage(this.vdSession, this.options.referenceCompat ?? false);
   }
 
   async release(): Promise<void> {
@@ -277,9 +266,7 @@ export async function* analyzeFrames(
   // The reference reads an integer fps (29.97 → 29); VD truncates it itself in compat mode.
   const fps = rate ? frameRateValue(rate) : info.hasVideo ? 25 : AUDIO_ONLY_FPS;
   const faces = new FaceStage(pipeline.detector, policy);
-  const createVD = (): VDStage => pipeline.createVD();
-  const single = new VisualStream(createVD, compat);
-  const perTrack = new Map<number, VisualStream>();
+  const visual = new StreamVisualVotes(() => pipeline.createVD(), compat);
   const fused = new Float64Array(NUM_BASIC);
   const compound = new Float64Array(NUM_COMPOUND);
   const withA = pipeline.fusion.models.length === 3;
@@ -364,20 +351,12 @@ export async function* analyzeFrames(
   try {
     for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true, decoderThreads: 1 })) {
       const targets = await faces.targets(frame, frame.index);
-      if (policy === 'all') {
-        // Every track is a stream of its own; a track that ended never comes back.
-        for (const track of [...perTrack.keys()]) if (!targets.some((f) => f.track === track)) perTrack.delete(track);
-        if (targets.length === 0) track(finish(frame, null, { vs: null, vd: null }));
-        for (const face of targets) {
-          let stream = perTrack.get(face.track);
-          if (stream === undefined) perTrack.set(face.track, (stream = new VisualStream(createVD, compat)));
-          const vs = await pipeline.vs.run(frame, face.box);
-          track(finish(frame, face, await stream.step(frame.index, fps, { track: face.track, vs })));
-        }
-      } else {
-        const face = targets.length > 0 ? targets[0] : null;
+      const tracks = targets.map((f) => f.track);
+      // A frame without a face still has a result (and clears VD); with target `all`, one per face.
+      for (const face of targets.length > 0 ? targets : [null]) {
         const vs = face ? await pipeline.vs.run(frame, face.box) : null;
-        track(finish(frame, face, await single.step(frame.index, fps, face && vs ? { track: face.track, vs } : null)));
+        const votes = await visual.step({ frame: frame.index, fps, policy, tracks, face }, vs);
+        track(finish(frame, face, votes));
       }
       // Results leave in order, one frame behind, so the cue of this frame overlaps the next one.
       while (inFlight.length > 1) yield await (inFlight.shift() as Promise<FrameResult>);

@@ -36,7 +36,8 @@ export class AudioTrack {
   ) {}
 
   static async start(input: string, info: MediaInfo, rate: FrameRate, options: AudioTrackOptions): Promise<AudioTrack> {
-    if (!info.hasAudio) {
+    // Without audio, or with nothing to do with it (no VAD, no acoustic model), nothing is decoded.
+    if (!info.hasAudio || (options.vad === null && options.acoustic === null)) {
       const silent = new AudioTrack(false, null, new DisabledAcousticStage());
       silent.finished = true;
       return silent;

@@ -36,6 +36,7 @@
  * Calls to `update` on one instance must be sequential (await each before the next).
  */
 import { LabelRemap, NUM_BASIC } from '../core/emotions';
+import type { ModelSession } from '../models/session';
 
 /** Updates per second the paper samples the stream at (5·fps/25 frames between updates). */
 export const VD_UPDATES_PER_SECOND = 5;
@@ -268,4 +269,23 @@ export class VDTrackBank {
   reset(): void {
     this.stages.clear();
   }
+}
+
+/**
+ * A fresh VD stage: the sequence model when one is configured (a session on a manifest of task
+ * "dynamic-visual", input [batch, 10, dim]), else temporal smoothing.
+ */
+export function createVDStage(session: Pick<ModelSession, 'manifest' | 'run'> | null, referenceCompat: boolean): VDStage {
+  if (session === null) return new TemporalSmoothingVD({ referenceCompat });
+  const m = session.manifest;
+  const remap = new LabelRemap(m.labels ?? [], m.outputKind ?? 'logits');
+  return new SequenceModelVD({
+    referenceCompat,
+    dim: m.input.shape[2],
+    remap,
+    runSequence: async (window, d) => {
+      const out = await session.run({ [m.input.name]: { data: window, shape: [1, window.length / d, d] } }, [m.outputs.scores]);
+      return out[m.outputs.scores].data;
+    },
+  });
 }
