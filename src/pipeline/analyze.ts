@@ -349,7 +349,7 @@ export async function* analyzeFrames(
     inFlight.push(result);
   };
   try {
-    for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true, decoderThreads: 1 })) {
+    for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true })) {
       const targets = await faces.targets(frame, frame.index);
       const tracks = targets.map((f) => f.track);
       // A frame without a face still has a result (and clears VD); with target `all`, one per face.
