@@ -40,7 +40,7 @@ import * as os from 'node:os';
 import { resolveFfmpeg, type ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
 import { probeMedia } from './probe';
-import { ChunkAssembler, abortError, cleanToolLine, lastMeaningfulLine, spawnTool, type ToolProcess } from './process';
+import { OutputPump, abortError, lastMeaningfulLine, spawnTool, type ToolProcess } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
 import type { AudioStreamInfo, MediaInfo } from './types';
 
@@ -101,9 +101,6 @@ export interface DecodedAudio {
   readonly duration: number;
   readonly info: MediaInfo;
 }
-
-/** ffmpeg errors after which decoding stops with an error (unless tolerateCorruption); others are warnings. */
-const FATAL_LINES = [/partial file/i, /Invalid data found when processing input/i, /moov atom not found/i, /\btruncated\b/i];
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
@@ -243,88 +240,23 @@ function toSamples(bytes: Uint8Array): Float32Array {
 }
 
 /** The state between ffmpeg's output and the generator. */
-class ChunkPump {
-  private readonly assembler: ChunkAssembler;
-  private readonly blocks: Buffer[] = [];
-  private stdoutEnded = false;
+class ChunkPump extends OutputPump {
   private flushed = false;
   private nextSample = 0;
-  private tool: ToolProcess | null = null;
-  private wake: (() => void) | null = null;
-  private aborted = false;
-  private fatalLine: string | null = null;
-  private lastWarning = '';
-  private readError: Error | null = null;
   private partialSampleBytes = 0;
 
   constructor(
-    private readonly input: string,
+    input: string,
     chunkSamples: number,
     private readonly declaredDuration: number | null,
     private readonly options: DecodeAudioOptions,
   ) {
-    this.assembler = new ChunkAssembler(chunkSamples * 4);
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    for (const block of this.assembler.push(chunk)) this.blocks.push(block);
-    this.updateFlow();
-    this.notify();
-  };
-
-  private readonly onEnd = (): void => {
-    this.stdoutEnded = true;
-    this.notify();
-  };
-
-  private readonly onStreamError = (err: Error): void => {
-    this.readError ??= err;
-    this.stdoutEnded = true;
-    this.notify();
-  };
-
-  attach(tool: ToolProcess): void {
-    this.tool = tool;
-    const stdout = tool.stdout;
-    stdout.on('data', this.onData);
-    stdout.once('end', this.onEnd);
-    stdout.once('error', this.onStreamError);
-    void tool.closed.then(() => this.notify());
-  }
-
-  detach(): void {
-    const tool = this.tool;
-    if (tool === null) return;
-    tool.stdout.off('data', this.onData);
-    this.blocks.length = 0;
-  }
-
-  abort(): void {
-    this.aborted = true;
-    this.notify();
-  }
-
-  onStderrLine(raw: string): void {
-    const line = cleanToolLine(raw);
-    if (line === '') return;
-    if (!this.options.tolerateCorruption && FATAL_LINES.some((re) => re.test(line))) {
-      this.fatalLine ??= line;
-      return;
-    }
-    if (line !== this.lastWarning) this.options.onWarning?.(line);
-    this.lastWarning = line;
+    super(input, chunkSamples * 4, options);
   }
 
   /** True when ffmpeg's output has ended and every chunk has been taken. */
   get finished(): boolean {
     return this.aborted || (this.stdoutEnded && this.flushed && this.blocks.length === 0);
-  }
-
-  /** Resolves at the next event (data, end, exit, abort). */
-  changed(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.wake = resolve;
-    });
   }
 
   /** The next chunk, or null when none is ready. After the output ended, the partial last chunk. */
@@ -378,16 +310,10 @@ class ChunkPump {
   }
 
   /** Pauses ffmpeg's stdout while LOOKAHEAD_CHUNKS chunks wait for the consumer, reads on otherwise. */
-  private updateFlow(): void {
+  protected updateFlow(): void {
     const stdout = this.tool?.stdout;
     if (!stdout || this.stdoutEnded) return;
     if (this.blocks.length >= LOOKAHEAD_CHUNKS) stdout.pause();
     else stdout.resume();
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
   }
 }

@@ -27,7 +27,7 @@
 import { resolveFfmpeg, type ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
 import { probeMedia } from './probe';
-import { BufferPool, ChunkAssembler, abortError, cleanToolLine, lastMeaningfulLine, runTool, spawnTool, type ToolProcess } from './process';
+import { BufferPool, OutputPump, abortError, lastMeaningfulLine, runTool, spawnTool, type ToolProcess } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
 import type { FrameRate, MediaInfo, RgbImage, VideoFrame, VideoStreamInfo } from './types';
 
@@ -77,12 +77,6 @@ export interface DecoderStarted {
 const MAX_PTS_LAG = 8;
 /** Decoded frames held ready ahead of the consumer before ffmpeg is made to wait. */
 export const LOOKAHEAD_FRAMES = 3;
-
-/**
- * ffmpeg errors that mean the input ended early or is broken; after them decoding stops with an
- * error (unless tolerateCorruption). Other logged errors are warnings.
- */
-const FATAL_LINES = [/partial file/i, /Invalid data found when processing input/i, /moov atom not found/i, /\btruncated\b/i];
 
 /**
  * Decodes the video stream of `input` into RGB24 frames, in presentation order, index from 0.
@@ -191,56 +185,25 @@ function decodeArgs(source: MediaSource, info: MediaInfo, video: VideoStreamInfo
 }
 
 /** The state between ffmpeg's two outputs and the generator. */
-class FramePump {
+class FramePump extends OutputPump {
   private readonly width: number;
   private readonly height: number;
-  private readonly assembler: ChunkAssembler;
   private readonly step: number;
-  private readonly frames: Buffer[] = [];
   /** t (seconds) by frame index, as the pts lines arrive. */
   private readonly times: number[] = [];
   private timeBase: FrameRate | null = null;
   private ptsText = '';
   private ptsEnded = false;
-  private stdoutEnded = false;
   private nextIndex = 0;
   private lastT: number | null = null;
-  private tool: ToolProcess | null = null;
-  private wake: (() => void) | null = null;
-  private aborted = false;
-  private fatalLine: string | null = null;
-  private lastWarning = '';
-  private readError: Error | null = null;
 
-  constructor(
-    private readonly input: string,
-    video: VideoStreamInfo,
-    private readonly options: DecodeFramesOptions,
-    pool?: BufferPool,
-  ) {
+  constructor(input: string, video: VideoStreamInfo, options: DecodeFramesOptions, pool?: BufferPool) {
+    super(input, video.width * video.height * 3, options, pool);
     this.width = video.width;
     this.height = video.height;
-    this.assembler = new ChunkAssembler(video.width * video.height * 3, pool);
     const rate = video.frameRate ?? video.avgFrameRate ?? video.realFrameRate;
     this.step = rate === null ? 0 : rate.den / rate.num;
   }
-
-  private readonly onData = (chunk: Buffer): void => {
-    for (const frame of this.assembler.push(chunk)) this.frames.push(frame);
-    this.updateFlow();
-    this.notify();
-  };
-
-  private readonly onEnd = (): void => {
-    this.stdoutEnded = true;
-    this.notify();
-  };
-
-  private readonly onStreamError = (err: Error): void => {
-    this.readError ??= err;
-    this.stdoutEnded = true;
-    this.notify();
-  };
 
   private readonly onPtsData = (text: string): void => {
     this.ptsText += text;
@@ -259,60 +222,29 @@ class FramePump {
     this.notify();
   };
 
-  attach(tool: ToolProcess): void {
-    this.tool = tool;
-    const stdout = tool.stdout;
-    stdout.on('data', this.onData);
-    stdout.once('end', this.onEnd);
-    stdout.once('error', this.onStreamError);
+  override attach(tool: ToolProcess): void {
+    super.attach(tool);
     const pts = tool.output(3);
     pts.setEncoding('utf8');
     pts.on('data', this.onPtsData);
     pts.once('end', this.onPtsEnd);
     pts.once('error', this.onPtsEnd);
-    void tool.closed.then(() => this.notify());
   }
 
-  detach(): void {
-    const tool = this.tool;
-    if (tool === null) return;
-    tool.stdout.off('data', this.onData);
-    tool.output(3).off('data', this.onPtsData);
-    this.frames.length = 0;
-  }
-
-  abort(): void {
-    this.aborted = true;
-    this.notify();
-  }
-
-  onStderrLine(raw: string): void {
-    const line = cleanToolLine(raw);
-    if (line === '') return;
-    if (!this.options.tolerateCorruption && FATAL_LINES.some((re) => re.test(line))) {
-      this.fatalLine ??= line;
-      return;
-    }
-    if (line !== this.lastWarning) this.options.onWarning?.(line);
-    this.lastWarning = line;
+  override detach(): void {
+    this.tool?.output(3).off('data', this.onPtsData);
+    super.detach();
   }
 
   /** True when ffmpeg's pixel output has ended and every frame has been taken. */
   get finished(): boolean {
-    return this.aborted || (this.stdoutEnded && this.frames.length === 0);
-  }
-
-  /** Resolves at the next event (data, end, exit, abort). */
-  changed(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.wake = resolve;
-    });
+    return this.aborted || (this.stdoutEnded && this.blocks.length === 0);
   }
 
   /** The next frame when its pixels and its time are here; null otherwise. */
   take(): VideoFrame | null {
     if (!this.headReady()) return null;
-    const data = this.frames.shift();
+    const data = this.blocks.shift();
     if (data === undefined) return null;
     const index = this.nextIndex++;
     const known = this.times[index];
@@ -346,8 +278,8 @@ class FramePump {
   }
 
   private headReady(): boolean {
-    if (this.frames.length === 0) return false;
-    return this.times.length > this.nextIndex || this.ptsEnded || this.frames.length > MAX_PTS_LAG;
+    if (this.blocks.length === 0) return false;
+    return this.times.length > this.nextIndex || this.ptsEnded || this.blocks.length > MAX_PTS_LAG;
   }
 
   /**
@@ -355,17 +287,11 @@ class FramePump {
    * otherwise: ffmpeg keeps decoding on its own core while the consumer works on a frame, and
    * memory stays bounded.
    */
-  private updateFlow(): void {
+  protected updateFlow(): void {
     const stdout = this.tool?.stdout;
     if (!stdout || this.stdoutEnded) return;
-    if (this.frames.length >= LOOKAHEAD_FRAMES && this.headReady()) stdout.pause();
+    if (this.blocks.length >= LOOKAHEAD_FRAMES && this.headReady()) stdout.pause();
     else stdout.resume();
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
   }
 
   /** `#tb 0: 1/30000` sets the time base; `0, dts, pts, duration, size, crc` is one frame. */

@@ -342,3 +342,106 @@ export class ChunkAssembler {
     return rest;
   }
 }
+
+/**
+ * ffmpeg errors that mean the input ended early or is broken: after them a decode stops with an
+ * error (unless the caller tolerates corruption). Other logged errors are warnings.
+ */
+export const FATAL_DECODE_LINES = [/partial file/i, /Invalid data found when processing input/i, /moov atom not found/i, /\btruncated\b/i];
+
+export interface OutputPumpOptions {
+  readonly tolerateCorruption?: boolean;
+  readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * The state between an ffmpeg process's stdout and a generator that hands out fixed-size blocks:
+ * the blocks cut from the output, end and read errors, ffmpeg's fatal and warning lines, abort,
+ * and a wake-up for the generator. A subclass decides when to pause the output (updateFlow) and
+ * what a block becomes.
+ */
+export abstract class OutputPump {
+  protected readonly assembler: ChunkAssembler;
+  protected readonly blocks: Buffer[] = [];
+  protected stdoutEnded = false;
+  protected tool: ToolProcess | null = null;
+  protected aborted = false;
+  protected fatalLine: string | null = null;
+  protected readError: Error | null = null;
+  private wake: (() => void) | null = null;
+  private lastWarning = '';
+
+  constructor(
+    protected readonly input: string,
+    blockSize: number,
+    private readonly pumpOptions: OutputPumpOptions,
+    pool?: BufferPool,
+  ) {
+    this.assembler = new ChunkAssembler(blockSize, pool);
+  }
+
+  /** Pauses or resumes the output as the blocks waiting for the consumer require. */
+  protected abstract updateFlow(): void;
+
+  private readonly onData = (chunk: Buffer): void => {
+    for (const block of this.assembler.push(chunk)) this.blocks.push(block);
+    this.updateFlow();
+    this.notify();
+  };
+
+  private readonly onEnd = (): void => {
+    this.stdoutEnded = true;
+    this.notify();
+  };
+
+  private readonly onStreamError = (err: Error): void => {
+    this.readError ??= err;
+    this.stdoutEnded = true;
+    this.notify();
+  };
+
+  attach(tool: ToolProcess): void {
+    this.tool = tool;
+    const stdout = tool.stdout;
+    stdout.on('data', this.onData);
+    stdout.once('end', this.onEnd);
+    stdout.once('error', this.onStreamError);
+    void tool.closed.then(() => this.notify());
+  }
+
+  detach(): void {
+    const tool = this.tool;
+    if (tool === null) return;
+    tool.stdout.off('data', this.onData);
+    this.blocks.length = 0;
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.notify();
+  }
+
+  onStderrLine(raw: string): void {
+    const line = cleanToolLine(raw);
+    if (line === '') return;
+    if (!this.pumpOptions.tolerateCorruption && FATAL_DECODE_LINES.some((re) => re.test(line))) {
+      this.fatalLine ??= line;
+      return;
+    }
+    if (line !== this.lastWarning) this.pumpOptions.onWarning?.(line);
+    this.lastWarning = line;
+  }
+
+  /** Resolves at the next event (data, end, exit, abort). */
+  changed(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  protected notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}
