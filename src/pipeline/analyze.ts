@@ -19,7 +19,7 @@ import {
 } from '../core';
 import { resolveFfmpeg } from '../media/binaries';
 import { InputError } from '../io/errors';
-import { decodeFramesInWorker } from '../media/frame-worker';
+import { decodeFramesInWorker, FrameDecoderThread } from '../media/frame-worker';
 import { ffmpegFeatures } from '../media/frames';
 import { probeMedia } from '../media/probe';
 import { frameRateValue, type MediaInfo, type VideoFrame } from '../media/types';
@@ -108,6 +108,8 @@ export class Pipeline {
     readonly fusion: Fusion,
     readonly fusionSpec: FusionSpec,
     readonly rule: Rule,
+    /** Kept across inputs, started while the models load. */
+    private readonly decoder: FrameDecoderThread,
   ) {}
 
   static async load(pipelineOptions: PipelineOptions = {}): Promise<Pipeline> {
@@ -116,7 +118,8 @@ export class Pipeline {
     const session: SessionOptions = { ...pipelineOptions.session, intraOpNumThreads: pipelineOptions.session?.intraOpNumThreads ?? 1 };
     const options: PipelineOptions = { ...pipelineOptions, session };
     const manifests = await modelsFor(options.models ?? 'default');
-    const held: Array<{ release(): Promise<void> }> = [];
+    const decoder = FrameDecoderThread.start();
+    const held: Array<{ release(): Promise<void> }> = [{ release: () => decoder.close() }];
     try {
       let detector: BlazeFaceDetector | null = null;
       if (!options.wholeFrameFace) {
@@ -146,7 +149,7 @@ export class Pipeline {
       // With an acoustic model the paper's VS+VD+A preset, else its VS+VD one.
       const spec = options.fusion ?? { strategy: 'dirichlet', preset: acoustic ? 'paper-av8' : 'paper-v' };
       const fusion = resolveFusion(spec, fusionModels(spec));
-      const pipeline = new Pipeline(options, detector, vs, vdSession, vad, mouth, acoustic, fusion, spec, options.rule ?? 'none');
+      const pipeline = new Pipeline(options, detector, vs, vdSession, vad, mouth, acoustic, fusion, spec, options.rule ?? 'none', decoder);
       await pipeline.warmUp();
       return pipeline;
     } catch (err) {
@@ -182,12 +185,17 @@ export class Pipeline {
   }
 
   /** A fresh VD stream: the sequence model when one is configured, else temporal smoothing. */
+  /** The kept decoder thread when it is free; an input analysed beside another gets a thread of its own. */
+  get decoderThread(): FrameDecoderThread | undefined {
+    return this.decoder.busy ? undefined : this.decoder;
+  }
+
   createVD(): VDStage {
     return createVDStage(this.vdSession, this.options.referenceCompat ?? false);
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.detector?.release(), this.vs.release(), this.vdSession?.release(), this.vad?.release(), this.mouth?.release()]);
+    await Promise.all([this.decoder.close(), this.detector?.release(), this.vs.release(), this.vdSession?.release(), this.vad?.release(), this.mouth?.release()]);
   }
 }
 
@@ -349,7 +357,13 @@ export async function* analyzeFrames(
     inFlight.push(result);
   };
   try {
-    for await (const frame of decodeFramesInWorker(input, { info, signal: options.signal, allowLive: options.allowLive, reuseBuffers: true })) {
+    for await (const frame of decodeFramesInWorker(input, {
+      info,
+      signal: options.signal,
+      allowLive: options.allowLive,
+      reuseBuffers: true,
+      thread: pipeline.decoderThread,
+    })) {
       const targets = await faces.targets(frame, frame.index);
       const tracks = targets.map((f) => f.track);
       // A frame without a face still has a result (and clears VD); with target `all`, one per face.
