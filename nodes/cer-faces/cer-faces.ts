@@ -77,6 +77,7 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       let stream: string | null = null;
+      let finished: Uint8Array | undefined;
       try {
         const frame = asFrame(payload);
         stream = frame.stream;
@@ -105,8 +106,11 @@ export = function register(RED: NodeAPI): void {
         }
         meter.tick();
         status.busy(`${provider} · ${fpsText(meter.perSecond)}`);
+        // Only the crops go on; the frame's memory may go back to the splitter (not after a failure,
+        // when the msg, frame and all, goes to Catch nodes).
+        finished = frame.data;
       } finally {
-        if (stream !== null) frameConsumed(stream);
+        if (stream !== null) frameConsumed(stream, finished);
         else if (typeof (payload as { stream?: unknown } | null)?.stream === 'string') frameConsumed((payload as { stream: string }).stream);
       }
     });

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AUDIO_SAMPLE_RATE, decodeAudio } from '../../src/media/audio';
 import { resolveFfmpeg } from '../../src/media/binaries';
-import { decodeFramesInWorker } from '../../src/media/frame-worker';
+import { decodeFramesInWorker, FrameDecoderThread } from '../../src/media/frame-worker';
 import { ffmpegFeatures } from '../../src/media/frames';
 import { probeMedia } from '../../src/media/probe';
 import { classifyInput } from '../../src/media/source';
@@ -87,6 +87,10 @@ export = function register(RED: NodeAPI): void {
     let runCounter = 0;
     const lookahead = Math.max(1, Math.floor(numberField(def.lookahead, 4)));
     let closing = false;
+    // Started now, while the models load, and kept across streams (as Pipeline keeps its own); a run
+    // beside another one gets a thread of its own.
+    const keptDecoder = FrameDecoderThread.start();
+    let keptInUse = false;
     status.idle('ready');
     // Asked once per process and cached (Pipeline.load does the same): the first run does not pay for it.
     try {
@@ -119,6 +123,8 @@ export = function register(RED: NodeAPI): void {
       };
       let frames = 0;
       let credits: FrameCredits | null = null;
+      const decoder = keptInUse ? FrameDecoderThread.start() : keptDecoder;
+      keptInUse = true;
       const meter = new RateMeter();
       const end = (reason: EndPayload['reason']): EndPayload => ({ type: 'end', ...ref, reason, frames, seconds: (performance.now() - started) / 1000 });
       try {
@@ -129,7 +135,8 @@ export = function register(RED: NodeAPI): void {
         const fps = info.frameRate ? frameRateValue(info.frameRate) : 25;
         emit(2, { type: 'start', ...ref, info: sourceInfo(info) });
         const consumers = creditConsumers();
-        if (consumers > 0) credits = openCredits(stream, lookahead, consumers);
+        // Frame memory comes back for reuse only when the face detector is the one node the frames reach.
+        if (consumers > 0) credits = openCredits(stream, lookahead, consumers, (node.wires[0] ?? []).length === 1 ? (data) => decoder.recycle(data) : null);
         const live = kind.type !== 'file';
         const t0 = performance.now();
         let pid = 0;
@@ -146,6 +153,7 @@ export = function register(RED: NodeAPI): void {
         const video = async (): Promise<void> => {
           if (!info.hasVideo) return;
           const decoded = decodeFramesInWorker(input, {
+            thread: decoder,
             info,
             signal,
             allowLive: def.allowLive === true,
@@ -190,6 +198,8 @@ export = function register(RED: NodeAPI): void {
         throw err;
       } finally {
         if (credits !== null) closeCredits(stream);
+        if (decoder !== keptDecoder) await decoder.close();
+        else keptInUse = false;
       }
     }
 
@@ -292,6 +302,7 @@ export = function register(RED: NodeAPI): void {
       const all = [...runs.values()];
       for (const run of all) run.controller.abort();
       await Promise.allSettled(all.map((r) => r.finished));
+      await keptDecoder.close();
       status.clear();
     });
   }

@@ -7,6 +7,11 @@
  * The splitter opens credits for each stream it plays when its frames output is wired to face
  * detector nodes; it may have `limit` frames in flight and waits for a credit before sending more.
  * A face detector gives a credit back when it has finished with a frame (whatever the outcome).
+ *
+ * With the credit the face detector may give the frame's memory back, for the decoder to fill
+ * again (as `cer analyze` reuses its frame buffers): 98 frames of 720p are 265 MB that Node-RED's
+ * process would otherwise allocate, fault in and collect. The splitter accepts it only when its
+ * frames output is one wire to one face detector, so that no other node holds that message.
  */
 export class FrameCredits {
   private outstanding = 0;
@@ -17,6 +22,8 @@ export class FrameCredits {
     readonly limit: number,
     /** Consumers that give credits back per frame (one per face detector on the wire). */
     readonly consumers: number,
+    /** Takes a finished frame's memory back (set by a splitter whose frames reach one face detector only). */
+    private readonly recycle: ((data: Uint8Array) => void) | null = null,
   ) {}
 
   /** Waits until fewer than `limit` frames are in flight, then counts one more. */
@@ -35,9 +42,10 @@ export class FrameCredits {
     this.outstanding += this.consumers;
   }
 
-  /** One consumer finished one frame. */
-  release(): void {
+  /** One consumer finished one frame; `data`, when given, is that frame's memory, no longer used. */
+  release(data?: Uint8Array): void {
     if (this.outstanding > 0) this.outstanding--;
+    if (data !== undefined && this.recycle !== null) this.recycle(data);
     const w = this.waiter;
     this.waiter = null;
     w?.();
@@ -50,8 +58,8 @@ export class FrameCredits {
 
 const open = new Map<string, FrameCredits>();
 
-export function openCredits(stream: string, limit: number, consumers: number): FrameCredits {
-  const credits = new FrameCredits(stream, Math.max(1, Math.floor(limit)), Math.max(1, consumers));
+export function openCredits(stream: string, limit: number, consumers: number, recycle: ((data: Uint8Array) => void) | null = null): FrameCredits {
+  const credits = new FrameCredits(stream, Math.max(1, Math.floor(limit)), Math.max(1, consumers), recycle);
   open.set(stream, credits);
   return credits;
 }
@@ -63,9 +71,12 @@ export function closeCredits(stream: string): void {
   credits?.release();
 }
 
-/** A consumer finished a frame of `stream` (no-op for streams without credits). */
-export function frameConsumed(stream: string): void {
-  open.get(stream)?.release();
+/**
+ * A consumer finished a frame of `stream` (no-op for streams without credits). `data`: the frame's
+ * memory, given up by the consumer (it kept no reference and sent none on).
+ */
+export function frameConsumed(stream: string, data?: Uint8Array): void {
+  open.get(stream)?.release(data);
 }
 
 export function openCreditCount(): number {

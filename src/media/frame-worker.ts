@@ -33,6 +33,8 @@ type ToWorker =
   /** A consumed frame; its memory comes back when the consumer let the buffers be reused. */
   | { type: 'ack'; job: number; data?: Uint8Array }
   | { type: 'stop'; job: number }
+  /** Frame memory handed back outside the ack order (FrameDecoderThread.recycle). */
+  | { type: 'recycle'; data: Uint8Array }
   | { type: 'close' };
 type FromWorker = { job: number } & (
   | { type: 'started'; started: DecoderStarted }
@@ -64,7 +66,8 @@ function workerMain(port: NonNullable<typeof parentPort>): void {
       void queue.finally(() => port.close());
       return;
     }
-    if (m.type === 'ack' && m.data) pool.put(m.data);
+    if ((m.type === 'ack' || m.type === 'recycle') && m.data) pool.put(m.data);
+    if (m.type === 'recycle') return;
     const job = current;
     if (job === null || job.id !== m.job) return;
     if (m.type === 'ack') job.outstanding--;
@@ -268,6 +271,16 @@ export class FrameDecoderThread {
       worker.off('exit', onExit);
       worker.unref();
     }
+  }
+
+  /**
+   * Hands a frame's memory back for the decoder to fill again (frames of any input of this thread;
+   * a buffer of another size is dropped). The caller gives it up: it is moved to the thread.
+   */
+  recycle(data: Uint8Array): void {
+    const worker = this.worker;
+    if (worker === null || data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength || data.byteLength === 0) return;
+    worker.postMessage({ type: 'recycle', data } satisfies ToWorker, [data.buffer as ArrayBuffer]);
   }
 
   /** Stops the thread (an input being decoded is stopped first). */

@@ -39,11 +39,40 @@ export interface Helper {
   url(): string;
   /** The sinon sandbox whose spies on Node.prototype (send, status, log …) record every call. */
   readonly _sandbox: { resetHistory(): void; restore(): void };
+  /** Node-RED's Node.prototype, whose methods the helper replaces with proxies over those spies. */
+  readonly _NodePrototype: Record<string, unknown>;
 }
 export type NodeModule = (RED: unknown) => void;
 
 export const helper = require('node-red-node-test-helper') as Helper;
 helper.init(require.resolve('node-red'));
+
+/** The Node.prototype methods the helper wraps at each load (its PROXY_METHODS). */
+const SPIED_METHODS = ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send'] as const;
+
+/**
+ * Loads a flow to run as it runs in Node-RED: without the helper's spies, which keep every call's
+ * arguments (every frame message sent) until the flow is unloaded. sinon's restore cannot undo
+ * them, because the helper puts a Proxy over each spy; the methods are put back by hand.
+ */
+export async function loadUnspied(nodes: NodeModule[], flow: FlowNode[]): Promise<void> {
+  const prototype = helper._NodePrototype;
+  const originals = SPIED_METHODS.map((name) => [name, prototype[name]] as const);
+  await helper.load(nodes, flow);
+  const proxies = new Map(SPIED_METHODS.map((name) => [prototype[name], name] as const));
+  for (const [name, method] of originals) prototype[name] = method;
+  // A node wired to something keeps its own copy of `send`, taken from the prototype when it started.
+  const methods = new Map(originals);
+  for (const n of flow) {
+    const node = helper.getNode(n.id) as unknown as Record<string, unknown> | null;
+    if (node === null) continue;
+    for (const key of Object.keys(node)) {
+      const name = proxies.get(node[key]);
+      if (name !== undefined) node[key] = methods.get(name);
+    }
+  }
+  helper._sandbox.restore();
+}
 
 const NODE_NAMES = ['cer-models', 'cer-media', 'cer-faces', 'cer-vs', 'cer-vd', 'cer-acoustic', 'cer-fusion', 'cer-rules', 'cer-fit-weights'] as const;
 /** Every node module of the package, as Node-RED loads them. */
