@@ -146,6 +146,46 @@ describe('Node-RED nodes: a full flow on real media', function () {
     }
   });
 
+  it('reuses frame memory only when the face detector alone gets the frames: a frame another node sees stays intact', async () => {
+    const frameBytes = 1280 * 720 * 3;
+    const decoded: Buffer[] = [];
+    for await (const frame of decodeFrames(RAVDESS_CLIP)) if (frame.index % 25 === 0) decoded.push(Buffer.from(frame.data));
+    const seenBy = (id: string): Uint8Array[] => {
+      const seen: Uint8Array[] = [];
+      helper.getNode(id).on('input', (msg) => {
+        const p = msg.payload as { type?: string; data?: Uint8Array };
+        if (p.type === 'frame' && p.data) seen.push(p.data);
+      });
+      return seen;
+    };
+
+    // One wire to the face detector: once it is done with a frame, the memory goes back to the decoder.
+    await helper.load(NODES, pipelineFlow());
+    const alone = seenBy('faces');
+    const single = await runPipeline(RAVDESS_CLIP);
+    assert.equal(single.results.length, 98);
+    assert.equal(alone.length, 98);
+    const handedBack = alone.filter((d) => d.byteLength === 0).length;
+    assert.ok(handedBack >= 90, `${handedBack} of 98 frames handed back`);
+    single.results.forEach((r, i) => assert.equal(r.label, analysis.results[i].label, `label of frame ${i}`));
+    await helper.unload();
+
+    // A second node on the frames wire: nothing is reused, and what that node kept is the decoded frame.
+    const fanned = pipelineFlow();
+    const media = fanned.find((n) => n.id === 'media') as { wires: string[][] };
+    media.wires[0] = ['faces', 'tap'];
+    fanned.push({ id: 'tap', z: 'tab1', type: 'helper' });
+    await helper.load(NODES, fanned);
+    const tapped = seenBy('tap');
+    const faced = seenBy('faces');
+    const shared = await runPipeline(RAVDESS_CLIP);
+    assert.equal(shared.results.length, 98);
+    assert.equal(tapped.length, 98);
+    assert.ok([...tapped, ...faced].every((d) => d.byteLength === frameBytes), 'no frame handed back');
+    decoded.forEach((bytes, k) => assert.ok(bytes.equals(tapped[k * 25]), `frame ${k * 25} as decoded`));
+    shared.results.forEach((r, i) => assert.equal(r.label, analysis.results[i].label, `label of frame ${i}`));
+  });
+
   it('the face crop gives VS exactly the numbers the pipeline gets from the frame and box', async () => {
     const detector = await BlazeFaceDetector.load('front-128', { executionProviders: ['cpu'], intraOpNumThreads: 1 });
     const manifest = (await listManifests(DEFAULT_MODELS_DIR)).find((m) => m.task === 'static-visual');
