@@ -82,7 +82,7 @@ export = function register(RED: NodeAPI): void {
       const speech = model !== null && gate ? new FrameSpeech(rate) : null;
       const vad = speech !== null && model !== null ? await SileroVAD.load(DEFAULT_VAD_MANIFEST, model.session) : null;
       try {
-        const stage = await loadAcousticStage(model?.manifest ?? null, { fps: rate, gate: speech ? speech.gate() : undefined, referenceCompat: compat }, model?.session);
+        const stage = await loadAcousticStage(model?.manifest ?? null, speech ? { fps: rate, gate: speech.gate(), skip: speech.skip(), referenceCompat: compat } : { fps: rate, referenceCompat: compat }, model?.session);
         return { stage, vad, speech, rate, fps: rate.num / rate.den, emitted: 0, base: msg };
       } catch (err) {
         await vad?.release();

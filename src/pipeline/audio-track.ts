@@ -45,7 +45,9 @@ export class AudioTrack {
     const speech = options.vad ? new FrameSpeech(rate) : null;
     const acoustic = await loadAcousticStage(
       options.acoustic,
-      { fps: rate, gate: options.gate && speech ? speech.gate() : undefined, referenceCompat: options.referenceCompat },
+      options.gate && speech
+        ? { fps: rate, gate: speech.gate(), skip: speech.skip(), referenceCompat: options.referenceCompat }
+        : { fps: rate, referenceCompat: options.referenceCompat },
       options.session,
     );
     const track = new AudioTrack(true, speech, acoustic);

@@ -31,8 +31,10 @@
  *
  * Gating. With a `gate`, a final frame for which gate(f) is false gets A = null (no vote); gate(f) is
  * asked when frame(f) is called (FrameSpeech.gate() from ./vad gives one: speech = Silero VAD
- * probability >= 0.5, max over the VAD windows in the frame). The windows themselves are run
- * whatever the gate says, so gated and ungated frames see the same model outputs.
+ * probability >= 0.5, max over the VAD windows in the frame). A frame's vote is the same with or
+ * without gating; only whether it is given changes. A window can only matter through the frames it
+ * covers, so with a `skip` test a window whose frames are all known to be gated out is not run
+ * (the paper pipeline's dearest model; in a clip with silence at the end, the last windows).
  *
  * No model. Without an acoustic model (the default: no speech-emotion model is bundled) use
  * DisabledAcousticStage: every frame is final at once and A is null, and its `status` is
@@ -69,6 +71,11 @@ export interface AcousticStageOptions {
   readonly frameCount?: number | null;
   /** Frame f gets A only when gate(f) is true (see the module notes). */
   readonly gate?: (frame: number) => boolean;
+  /**
+   * True when none of frames first…last can get a vote (each is final for the gate and gated out):
+   * the window covering them is then not run. Must agree with `gate`.
+   */
+  readonly skip?: (first: number, last: number) => boolean;
   /** Reproduce the reference's integer fps and Python rounding (see the module notes). */
   readonly referenceCompat?: boolean;
   /** Most windows per model call (default 8; 1 for a model with a fixed batch of 1). */
@@ -147,14 +154,16 @@ export class AcousticStage implements AcousticSource {
   private readonly width: number;
   private readonly frameCount: number | null;
   private readonly gate: ((frame: number) => boolean) | null;
+  private readonly skip: ((first: number, last: number) => boolean) | null;
   private readonly maxBatch: number;
   /** The last 64000 samples: sample i at ring[i % 64000]. */
   private readonly ring = new Float32Array(ACOUSTIC_WINDOW_SAMPLES);
   private readonly window = new Float32Array(ACOUSTIC_WINDOW_SAMPLES);
   private readonly batch: Float32Array;
   private batchCount = 0;
-  /** Frame range of each window in the batch. */
-  private readonly batchRanges: Array<[number, number]> = [];
+  /** Frame range of each window queued since the last run, in order, with its row in the batch (-1: skipped). */
+  private readonly batchRanges: Array<[number, number, number]> = [];
+  private skipped = 0;
   private received = 0;
   /** Windows whose audio is complete (queued or run), and windows run. */
   private windowsQueued = 0;
@@ -183,6 +192,7 @@ export class AcousticStage implements AcousticSource {
     if (frameCount !== null && !(Number.isInteger(frameCount) && frameCount >= 0)) throw new RangeError(`frameCount must be a whole number, got ${frameCount}`);
     this.frameCount = frameCount;
     this.gate = options.gate ?? null;
+    this.skip = this.gate === null ? null : (options.skip ?? null);
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RangeError(`maxBatch must be a whole number >= 1, got ${maxBatch}`);
     this.maxBatch = maxBatch;
@@ -212,7 +222,12 @@ export class AcousticStage implements AcousticSource {
 
   /** Windows run through the model so far. */
   get windowsRun(): number {
-    return this.windowsDone;
+    return this.windowsDone - this.skipped;
+  }
+
+  /** Windows not run because every frame they cover is gated out. */
+  get windowsSkipped(): number {
+    return this.skipped;
   }
 
   /** How many windows cover frame f so far (after clipping). */
@@ -298,24 +313,34 @@ export class AcousticStage implements AcousticSource {
 
   /** Copies window [start, start+length) out of the ring, normalised, into the batch. */
   private queueWindow(start: number, length: number): void {
+    const range = windowFrameRange(start, start + length, this.fps, this.referenceCompat);
+    this.windowsQueued++;
+    const last = this.frameCount === null ? range[1] : Math.min(range[1], this.frameCount - 1);
+    if (this.skip !== null && this.skip(range[0], last)) {
+      this.batchRanges.push([range[0], range[1], -1]);
+      return;
+    }
     const at = start % ACOUSTIC_WINDOW_SAMPLES;
     const first = Math.min(length, ACOUSTIC_WINDOW_SAMPLES - at);
     const raw = this.window.subarray(0, length);
     raw.set(this.ring.subarray(at, at + first), 0);
     if (first < length) raw.set(this.ring.subarray(0, length - first), first);
     normaliseWindow(raw, this.batch.subarray(this.batchCount * ACOUSTIC_WINDOW_SAMPLES, (this.batchCount + 1) * ACOUSTIC_WINDOW_SAMPLES));
-    this.batchRanges.push(windowFrameRange(start, start + length, this.fps, this.referenceCompat));
+    this.batchRanges.push([range[0], range[1], this.batchCount]);
     this.batchCount++;
-    this.windowsQueued++;
   }
 
   private async runBatch(): Promise<void> {
     const n = this.batchCount;
-    if (n === 0) return;
-    const out = await this.runWindows(this.batch, n);
+    const queued = this.batchRanges.length;
+    if (queued === 0) return;
+    const out = n === 0 ? new Float32Array(0) : await this.runWindows(this.batch, n);
     if (out.length !== n * this.width) throw new ModelError(`acoustic model returned ${out.length} values for ${n} window(s), expected ${n * this.width}`);
-    for (let w = 0; w < n; w++) {
-      const [first, lastWanted] = this.batchRanges[w];
+    for (const [first, lastWanted, w] of this.batchRanges) {
+      if (w < 0) {
+        this.skipped++; // covers no frame that can have a vote
+        continue;
+      }
       const last = this.frameCount === null ? lastWanted : Math.min(lastWanted, this.frameCount - 1);
       if (last >= first) this.ensureFrames(last + 1);
       for (let f = first; f <= last; f++) {
@@ -327,7 +352,7 @@ export class AcousticStage implements AcousticSource {
     }
     this.batchCount = 0;
     this.batchRanges.length = 0;
-    this.windowsDone += n;
+    this.windowsDone += queued;
   }
 
   private ensureFrames(frames: number): void {

@@ -396,6 +396,18 @@ export class FrameSpeech {
       return speech;
     };
   }
+
+  /**
+   * The acoustic stage's `skip` to go with gate(): true when frames first…last are all final and
+   * none is speech, so that a window covering only them need not run.
+   */
+  skip(): (first: number, last: number) => boolean {
+    return (first: number, last: number): boolean => {
+      if (last >= this.finalFrames) return false;
+      for (let f = first; f <= last; f++) if (this.isSpeech(f) === true) return false;
+      return true;
+    };
+  }
 }
 
 /** Speech probabilities of frames 0 … frameCount-1 from all window probabilities of a stream. */

@@ -396,5 +396,33 @@ describe('stages/acoustic', function () {
       assert.ok(voted >= 30 && voted <= 45, `${voted} frames with a vote`);
       await stage.release();
     });
+
+    it('with skip, a window whose frames are all silent is not run, and every frame is as without it', async () => {
+      const vad = await SileroVAD.load();
+      const speech = new FrameSpeech(NTSC);
+      const gate = speech.gate();
+      const all = await AcousticStage.load(model8, { fps: NTSC, frameCount: 98, gate }, SESSION);
+      const lean = await AcousticStage.load(model8, { fps: NTSC, frameCount: 98, gate, skip: speech.skip() }, SESSION);
+      for await (const chunk of decodeAudio(RAVDESS_CLIP)) {
+        speech.addWindows(await vad.process(chunk.samples));
+        for (const stage of [all, lean]) await stage.push(chunk);
+      }
+      speech.addWindows(await vad.flush());
+      speech.end();
+      for (const stage of [all, lean]) await stage.end();
+      await vad.release();
+      // The windows that cover no speech frame, worked out from the VAD and the window → frame rule.
+      const samples = (await readAudio(RAVDESS_CLIP)).samples;
+      const silent = referenceWindows(samples, 30000 / 1001, false, 8).filter((w) => {
+        for (let f = w.first; f <= Math.min(w.last, 97); f++) if (gate(f)) return false;
+        return true;
+      }).length;
+      assert.ok(silent >= 1, 'the clip ends in silence: its last windows cover no speech');
+      assert.equal(all.windowsRun, 7);
+      assert.equal(lean.windowsSkipped, silent);
+      assert.equal(lean.windowsRun, 7 - silent);
+      for (let f = 0; f < 98; f++) assert.deepEqual(lean.frame(f), all.frame(f), `frame ${f}`);
+      for (const stage of [all, lean]) await stage.release();
+    });
   });
 });
