@@ -17,36 +17,66 @@ export interface VSOutput {
   readonly features?: Float32Array;
 }
 
-export class StaticVisualStage {
-  readonly id: string;
-  private readonly remap: LabelRemap;
+/**
+ * A face crop as the VS model's input tensor, per its manifest's preprocessing: crop, resize or
+ * letterbox, colour, scale, mean and std, layout. Reuses its buffers: the tensor is overwritten by
+ * the next call.
+ */
+export class VSInput {
+  readonly shape: number[];
   private readonly layout: ImageLayout;
-  private readonly inputShape: number[];
+  private readonly pre: NonNullable<LoadedManifest['preprocessing']>;
   private readonly tensor: Float32Array;
   private readonly resized: Uint8Array;
   private crop = new Uint8Array(0);
+
+  constructor(manifest: LoadedManifest) {
+    const pre = manifest.preprocessing;
+    if (pre === undefined) throw new ModelError(`${manifest.label}: a static-visual model needs "preprocessing"`);
+    const layout = manifest.input.layout;
+    if (layout !== 'NHWC' && layout !== 'NCHW') throw new ModelError(`${manifest.label}: input.layout must be NHWC or NCHW for images`);
+    this.pre = pre;
+    this.layout = layout;
+    const [width, height] = pre.size;
+    const channels = pre.colour === 'gray' ? 1 : 3;
+    this.shape = layout === 'NHWC' ? [1, height, width, channels] : [1, channels, height, width];
+    this.tensor = new Float32Array(width * height * channels);
+    this.resized = new Uint8Array(width * height * 3);
+  }
+
+  /** The tensor of the part of `image` inside `box` (clipped to the frame). */
+  prepare(image: RgbImage, box: Readonly<Box>): Float32Array {
+    const pre = this.pre;
+    const [width, height] = pre.size;
+    const needed = Math.ceil(box[2] - box[0] + 2) * Math.ceil(box[3] - box[1] + 2) * 3;
+    if (this.crop.length < needed) this.crop = new Uint8Array(needed);
+    const face = cropImage(image, box, this.crop);
+    const input =
+      pre.resize === 'letterbox'
+        ? letterboxImage(face, width, height, { interpolation: pre.interpolation, out: this.resized }).image
+        : resizeImage(face, width, height, pre.interpolation, this.resized);
+    toTensor(input, pre, this.layout, this.tensor);
+    return this.tensor;
+  }
+}
+
+export class StaticVisualStage {
+  readonly id: string;
+  private readonly remap: LabelRemap;
+  private readonly input: VSInput;
 
   private constructor(
     private readonly handle: ModelSession,
     readonly manifest: LoadedManifest,
   ) {
     this.id = manifest.id;
-    const pre = manifest.preprocessing;
-    if (pre === undefined) throw new ModelError(`${manifest.label}: a static-visual model needs "preprocessing"`);
+    this.input = new VSInput(manifest);
     if (manifest.labels === undefined) throw new ModelError(`${manifest.label}: a static-visual model needs "labels"`);
-    const layout = manifest.input.layout;
-    if (layout !== 'NHWC' && layout !== 'NCHW') throw new ModelError(`${manifest.label}: input.layout must be NHWC or NCHW for images`);
-    this.layout = layout;
     try {
       this.remap = new LabelRemap(manifest.labels, manifest.outputKind ?? 'probabilities');
     } catch (err) {
       throw new ModelError(`${manifest.label}: labels: ${(err as Error).message}`);
     }
-    const [width, height] = pre.size;
-    const channels = pre.colour === 'gray' ? 1 : 3;
-    this.inputShape = layout === 'NHWC' ? [1, height, width, channels] : [1, channels, height, width];
-    this.tensor = new Float32Array(width * height * channels);
-    this.resized = new Uint8Array(width * height * 3);
   }
 
   static async load(manifest: LoadedManifest, options: SessionOptions = {}): Promise<StaticVisualStage> {
@@ -65,19 +95,10 @@ export class StaticVisualStage {
 
   /** Runs the model on the part of `image` inside `box` (clipped to the frame). */
   async run(image: RgbImage, box: Readonly<Box>): Promise<VSOutput> {
-    const pre = this.manifest.preprocessing as NonNullable<LoadedManifest['preprocessing']>;
-    const [width, height] = pre.size;
-    const needed = Math.ceil(box[2] - box[0] + 2) * Math.ceil(box[3] - box[1] + 2) * 3;
-    if (this.crop.length < needed) this.crop = new Uint8Array(needed);
-    const face = cropImage(image, box, this.crop);
-    const input =
-      pre.resize === 'letterbox'
-        ? letterboxImage(face, width, height, { interpolation: pre.interpolation, out: this.resized }).image
-        : resizeImage(face, width, height, pre.interpolation, this.resized);
-    toTensor(input, pre, this.layout, this.tensor);
+    const tensor = this.input.prepare(image, box);
     const { scores, features } = this.manifest.outputs;
     const names = features ? [scores, features] : [scores];
-    const out = await this.handle.run({ [this.manifest.input.name]: { data: this.tensor, shape: this.inputShape } }, names);
+    const out = await this.handle.run({ [this.manifest.input.name]: { data: tensor, shape: this.input.shape } }, names);
     return {
       probs: this.remap.toCanonical(out[scores].data),
       features: features ? Float32Array.from(out[features].data) : undefined,

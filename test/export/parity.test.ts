@@ -13,6 +13,10 @@ import * as path from 'node:path';
 import { findPython, pythonStatus, runExportTool, torchProblem, type ExportedModel } from '../../src/cli/commands/models';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, type ModelSession } from '../../src/models/session';
+import { decodeFrames } from '../../src/media/frames';
+import { VSInput } from '../../src/stages/vs';
+import { BlazeFaceDetector } from '../../src/vision/blazeface';
+import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
 
 const TOLERANCE = 1e-4;
 const THREADS = 2;
@@ -82,7 +86,7 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-export-'));
     const python = status.python;
     // One at a time: the machine is shared and the exports are memory-hungry.
-    exported.set('vs', (await runExportTool(python, ['vs', '--random-weights', '--seed', '3', '--out', workDir, '--reference', '3'])).models);
+    exported.set('vs', (await runExportTool(python, ['vs', '--random-weights', '--seed', '3', '--out', workDir, '--reference', '3', '--quantize', 'int8-static'])).models);
     exported.set('vd', (await runExportTool(python, ['vd', '--random-weights', '--seed', '3', '--out', workDir, '--reference', '3'])).models);
     exported.set(
       'a',
@@ -143,6 +147,43 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
       assert.match(manifest.source, /random weights/);
     } finally {
       await session.release();
+    }
+  });
+
+  it('VS int8 static: every convolution in QDQ form with calibrated ranges; on real faces close to fp32, same top class', async function () {
+    const [fp32, int8] = exported.get('vs') ?? [];
+    assert.ok(fp32 !== undefined && int8 !== undefined && int8.quantisation !== undefined);
+    assert.equal(int8.id, `${fp32.id}-int8s`);
+    assert.equal(int8.quantisation.conv, 53, JSON.stringify(int8.quantisation)); // ResNet-50's convolutions
+    assert.ok(int8.bytes < 0.35 * fp32.bytes, `int8 ${int8.bytes} bytes vs fp32 ${fp32.bytes}`);
+    requireTestdata(this, RAVDESS_CLIP);
+    const [m32, m8] = await Promise.all([loadManifest(fp32.manifest), loadManifest(int8.manifest)]);
+    assert.match(m8.description ?? '', /static quantisation/);
+    const [s32, s8] = await Promise.all([acquireSession(m32, { intraOpNumThreads: THREADS }), acquireSession(m8, { intraOpNumThreads: THREADS })]);
+    const prepare = new VSInput(m32);
+    const detector = await BlazeFaceDetector.load('front-128', { intraOpNumThreads: 1 });
+    try {
+      let faces = 0;
+      let agree = 0;
+      for await (const frame of decodeFrames(RAVDESS_CLIP)) {
+        if (frame.index % 10 !== 0) continue;
+        const [face] = await detector.detect(frame);
+        assert.ok(face, `a face in frame ${frame.index}`);
+        const input = { data: Float32Array.from(prepare.prepare(frame, face.box)), shape: prepare.shape };
+        const [a, b] = [await s32.run({ input }), await s8.run({ input })];
+        for (const name of ['logits', 'features']) {
+          const diff = maxAbsDiff(b[name].data, a[name].data);
+          const scale = maxAbs(a[name].data);
+          assert.ok(diff <= 0.15 * scale, `frame ${frame.index} ${name}: int8 differs by ${diff}, values up to ${scale}`);
+        }
+        const top = (v: Float32Array): number => v.indexOf(Math.max(...v));
+        if (top(a.logits.data) === top(b.logits.data)) agree++;
+        faces++;
+      }
+      assert.equal(faces, 10);
+      assert.ok(agree >= 9, `top class agrees on ${agree} of ${faces} faces`);
+    } finally {
+      await Promise.all([s32.release(), s8.release(), detector.release()]);
     }
   });
 

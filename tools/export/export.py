@@ -12,9 +12,14 @@ See README.md beside this file for the key mapping and the licences.
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Dict, List, Optional
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -282,6 +287,11 @@ def base_manifest(args: argparse.Namespace, model_id: str, file_name: str, sha25
     if precision == "int8":
         what = "MatMul/Gemm and convolution" if args.quantize_conv else "MatMul/Gemm"
         description += f" Int8 dynamic quantisation of the {what} weights (tools/export/quantize.py); the fp32 model is {args.id or default_id(args.kind, args.random_weights, args.layers, args.classes)}."
+    elif precision == "int8-static":
+        description += (
+            " Int8 static quantisation of the convolutions, activation ranges calibrated on the faces of real media"
+            f" (tools/export/quantize_static.py, tools/calibrate.ts); the fp32 model is {args.id or default_id(args.kind, args.random_weights, args.layers, args.classes)}."
+        )
 
     manifest: Dict[str, object] = {
         "id": model_id,
@@ -392,6 +402,54 @@ def write_int8(args: argparse.Namespace, model_id: str, onnx_path: str, weights:
     }
 
 
+def node_binary() -> str:
+    """The Node.js that runs the calibration: CER_NODE (set by `cer models export`), else node on the PATH."""
+    found = os.environ.get("CER_NODE") or shutil.which("node")
+    if not found:
+        raise SystemExit("export: --quantize int8-static needs Node.js (set CER_NODE or put node on the PATH)")
+    return found
+
+
+def write_int8_static(args: argparse.Namespace, model_id: str, onnx_path: str, manifest_path: str, weights: Dict[str, object]) -> Dict[str, object]:
+    """Writes <id>-int8s.onnx (static QDQ int8, ranges calibrated on faces by tools/calibrate.ts with
+    onnxruntime-node) and its manifest beside the fp32 model."""
+    import keymap
+    import quantize_static
+
+    calibrate = os.path.join(REPO_ROOT, "dist", "tools", "calibrate.js")
+    if not os.path.isfile(calibrate):
+        raise SystemExit(f"export: {calibrate} is missing: run npm run build first")
+    q_id = f"{model_id}-int8s"
+    q_name = f"{q_id}.onnx"
+    q_path = os.path.join(args.out, q_name)
+    with tempfile.TemporaryDirectory(prefix="cer-calibrate-") as work:
+        exposed = os.path.join(work, "exposed.onnx")
+        ranges_path = os.path.join(work, "ranges.json")
+        quantize_static.expose_file(onnx_path, exposed)
+        command = [node_binary(), calibrate, "--model", exposed, "--manifest", manifest_path, "--out", ranges_path]
+        for media in args.calibration_media or []:
+            command += ["--media", media]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"export: calibration failed: {(done.stderr or done.stdout).strip()}")
+        calibration = json.loads(done.stdout.strip().splitlines()[-1])
+        with open(ranges_path, encoding="utf-8") as f:
+            ranges = json.load(f)
+        stats = quantize_static.quantize_static_file(onnx_path, q_path, ranges)
+    q_sha = keymap.file_sha256(q_path)
+    q_manifest = base_manifest(args, q_id, q_name, q_sha, weights, "int8-static")
+    export_info = q_manifest["extra"]["export"]  # type: ignore[index]
+    export_info["quantisation"] = stats
+    export_info["calibration"] = {"faces": calibration["faces"], "media": [os.path.basename(m) for m in (args.calibration_media or ["sample.mp4", "astronaut.png"])]}
+    export_info["fp32Id"] = model_id
+    q_manifest_path = os.path.join(args.out, f"{q_id}.json")
+    write_json(q_manifest_path, q_manifest)
+    return {
+        "id": q_id, "manifest": q_manifest_path, "model": q_path, "sha256": q_sha,
+        "bytes": os.path.getsize(q_path), "nonCommercial": q_manifest["nonCommercial"], "quantisation": stats,
+    }
+
+
 def run(args: argparse.Namespace) -> Dict[str, object]:
     import torch
 
@@ -418,6 +476,8 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
         "nonCommercial": manifest["nonCommercial"],
     }
     written = [summary]
+    if args.quantize == "int8-static":
+        written.append(write_int8_static(args, model_id, onnx_path, manifest_path, weights))
     if args.quantize == "int8":
         quantised = write_int8(args, model_id, onnx_path, weights)
         if quantised is None:
@@ -447,7 +507,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--classes", type=int, choices=[7, 8], default=8, help="a: 8 (with Other) or 7 classes")
     parser.add_argument("--id", help="manifest id (default from the model and weights)")
     parser.add_argument("--opset", type=int, default=17)
-    parser.add_argument("--quantize", choices=["none", "int8"], default="none", help="also write an int8 dynamic-quantised copy <id>-int8")
+    parser.add_argument("--quantize", choices=["none", "int8", "int8-static"], default="none", help="also write an int8 copy: int8, dynamic (<id>-int8); int8-static, vs only, calibrated on faces (<id>-int8s)")
+    parser.add_argument("--calibration-media", action="append", metavar="FILE", help="with --quantize int8-static: a video or image with faces to calibrate on (repeatable; default: the bundled examples)")
     parser.add_argument("--quantize-conv", action="store_true", help="with --quantize int8: quantise convolutions too (ConvInteger)")
     parser.add_argument("--reference", type=int, default=0, metavar="N", help="save N inputs and the PyTorch outputs to <out>/<id>.reference/")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads")
@@ -462,6 +523,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error("--backbone is for the acoustic model (a)")
     if args.layers < 1:
         parser.error("--layers must be at least 1")
+    if args.quantize == "int8-static" and args.kind != "vs":
+        parser.error("--quantize int8-static is for the convolutional VS model; use int8 for vd and a")
     for path in (args.weights, args.backbone):
         if path and not os.path.isfile(path):
             parser.error(f"{path}: no such file")

@@ -436,7 +436,8 @@ export function runExportTool(python: string, args: readonly string[], script: s
     throw new InputError(`the export tool ${displayPath(script)} is not part of this installation; run cer models export from a clone of the repository`);
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-B', script, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // CER_NODE: the Node.js that runs this, for the tool's calibration step (--quantize int8-static).
+    const child = spawn(python, ['-B', script, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CER_NODE: process.execPath } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -514,7 +515,10 @@ export function exportArguments(kind: string, options: ExportOptions): string[] 
   }
   if (options.id !== undefined) args.push('--id', options.id);
   if (options.quantize !== undefined) {
-    if (options.quantize !== 'int8' && options.quantize !== 'none') throw new InputError(`--quantize: expected int8 or none, got "${options.quantize}"`);
+    if (options.quantize !== 'int8' && options.quantize !== 'int8-static' && options.quantize !== 'none') {
+      throw new InputError(`--quantize: expected int8, int8-static or none, got "${options.quantize}"`);
+    }
+    if (options.quantize === 'int8-static' && kind !== 'vs') throw new InputError('--quantize int8-static is for the convolutional VS model; use int8 for vd and a');
     args.push('--quantize', options.quantize);
   }
   if (options.quantizeConv) args.push('--quantize-conv');
@@ -579,7 +583,7 @@ export function registerModelsCommand(program: Command): void {
     .option('--layers <n>', 'a: transformer layers of the backbone (default 12)')
     .option('--classes <n>', 'a: 8 (with Other, default) or 7')
     .option('--id <id>', 'manifest id (default from the model and weights)')
-    .option('--quantize <kind>', 'int8: also write an int8 dynamic-quantised copy <id>-int8; none (default)')
+    .option('--quantize <kind>', 'also write an int8 copy: int8, dynamic (<id>-int8); int8-static, vs only, calibrated on the faces of the bundled examples (<id>-int8s); none (default)')
     .option('--quantize-conv', 'with --quantize int8: quantise convolutions too')
     .option('--trust-pickle', 'load .pt/.pth checkpoints with full unpickling (only files you trust)')
     .option('--python <path>', 'the Python 3 with torch (default $CER_PYTHON or /usr/bin/python3)')
