@@ -1,14 +1,18 @@
 /**
- * Measures the activation ranges for static int8 quantisation of a static-visual (VS) model, on
- * the faces of real media prepared exactly as the VS stage prepares them (see
- * tools/export/quantize_static.py, which writes the model to measure and then the int8 model).
+ * Measures the activation ranges for static int8 quantisation (see tools/export/quantize_static.py,
+ * which writes the model to measure and then the int8 model), on real inputs prepared exactly as
+ * the pipeline prepares them:
+ *  - a static-visual (VS) manifest: the faces of the media (BlazeFace, the largest per frame),
+ *    cropped, resized and normalised as the VS stage does;
+ *  - an acoustic (A) manifest: 4 s windows of the media's audio every 0.5 s, normalised as the
+ *    acoustic stage does.
  *
- *   node dist/tools/calibrate.js --model exposed.onnx --manifest vs.json --out ranges.json
+ *   node dist/tools/calibrate.js --model exposed.onnx --manifest model.json --out ranges.json
  *                                [--media FILE]... [--faces N]
  *
- * --manifest: the fp32 model's manifest (its preprocessing and input name); --media: videos or
- * images with faces (default: the bundled examples/sample.mp4 and examples/astronaut.png);
- * --faces: how many faces at most, spread over each video (default 48).
+ * --manifest: the model's manifest (task, preprocessing, input name); --media: videos or images
+ * (default: the bundled examples/sample.mp4, and for VS examples/astronaut.png too); --faces: how
+ * many faces (or audio windows) at most per file (default 48).
  */
 import * as path from 'node:path';
 import { writeFileAtomic } from '../src/io/files';
@@ -16,13 +20,16 @@ import { oneLine } from '../src/io/errors';
 import { decodeFrames } from '../src/media/frames';
 import { probeMedia } from '../src/media/probe';
 import { activationRanges } from '../src/models/calibrate';
-import { loadManifest } from '../src/models/manifest';
+import { decodeAudio } from '../src/media/audio';
+import { loadManifest, type LoadedManifest } from '../src/models/manifest';
+import { ACOUSTIC_STEP_SAMPLES, ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../src/stages/acoustic';
 import type { FloatFeed } from '../src/models/session';
 import { VSInput } from '../src/stages/vs';
 import { BlazeFaceDetector } from '../src/vision/blazeface';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const DEFAULT_MEDIA = [path.join(REPO_ROOT, 'examples', 'sample.mp4'), path.join(REPO_ROOT, 'examples', 'astronaut.png')];
+const SAMPLE = path.join(REPO_ROOT, 'examples', 'sample.mp4');
+const DEFAULT_MEDIA = [SAMPLE, path.join(REPO_ROOT, 'examples', 'astronaut.png')];
 
 interface Options {
   model: string;
@@ -47,36 +54,74 @@ function parse(argv: readonly string[]): Options {
   }
   if (!o.model || !o.manifest || !o.out) throw new Error('--model, --manifest and --out are needed');
   if (!(Number.isInteger(o.faces) && (o.faces as number) > 0)) throw new Error('--faces: expected a whole number > 0');
-  return { model: o.model, manifest: o.manifest, out: o.out, media: o.media.length > 0 ? o.media : DEFAULT_MEDIA, faces: o.faces as number };
+  return { model: o.model, manifest: o.manifest, out: o.out, media: o.media, faces: o.faces as number };
 }
 
-async function main(): Promise<void> {
-  const options = parse(process.argv.slice(2));
-  const manifest = await loadManifest(options.manifest);
+/** Up to `most` normalised 4 s windows of each file's audio, every 0.5 s (whole windows only). */
+async function audioWindows(media: readonly string[], most: number): Promise<FloatFeed[]> {
+  const inputs: FloatFeed[] = [];
+  for (const file of media) {
+    const chunks: Float32Array[] = [];
+    let total = 0;
+    const wanted = ACOUSTIC_WINDOW_SAMPLES + (most - 1) * ACOUSTIC_STEP_SAMPLES;
+    for await (const chunk of decodeAudio(file)) {
+      chunks.push(chunk.samples);
+      total += chunk.samples.length;
+      if (total >= wanted) break;
+    }
+    const audio = new Float32Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      audio.set(c, at);
+      at += c.length;
+    }
+    let found = 0;
+    for (let start = 0; start + ACOUSTIC_WINDOW_SAMPLES <= audio.length && found < most; start += ACOUSTIC_STEP_SAMPLES, found++) {
+      const window = new Float32Array(ACOUSTIC_WINDOW_SAMPLES);
+      normaliseWindow(audio.subarray(start, start + ACOUSTIC_WINDOW_SAMPLES), window);
+      inputs.push({ data: window, shape: [1, ACOUSTIC_WINDOW_SAMPLES] });
+    }
+    if (found === 0) throw new Error(`${file}: less than 4 s of audio for calibration`);
+  }
+  return inputs;
+}
+
+/** Up to `most` faces of each file, prepared as the VS stage prepares them. */
+async function faceInputs(manifest: LoadedManifest, media: readonly string[], most: number): Promise<FloatFeed[]> {
   const prepare = new VSInput(manifest);
   const detector = await BlazeFaceDetector.load('front-128', { intraOpNumThreads: 1 });
   const inputs: FloatFeed[] = [];
   try {
-    for (const media of options.media) {
-      const info = await probeMedia(media);
-      const every = Math.max(1, Math.floor((info.frameCount ?? 1) / options.faces));
+    for (const file of media) {
+      const info = await probeMedia(file);
+      const every = Math.max(1, Math.floor((info.frameCount ?? 1) / most));
       let found = 0;
-      for await (const frame of decodeFrames(media, { info })) {
-        if (frame.index % every !== 0 || found >= options.faces) continue;
+      for await (const frame of decodeFrames(file, { info })) {
+        if (frame.index % every !== 0 || found >= most) continue;
         const faces = await detector.detect(frame);
         if (faces.length === 0) continue;
         const largest = faces.reduce((a, b) => ((b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) > (a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) ? b : a));
         inputs.push({ data: Float32Array.from(prepare.prepare(frame, largest.box)), shape: prepare.shape });
         found++;
       }
-      if (found === 0) throw new Error(`${media}: no face found for calibration`);
+      if (found === 0) throw new Error(`${file}: no face found for calibration`);
     }
   } finally {
     await detector.release();
   }
+  return inputs;
+}
+
+async function main(): Promise<void> {
+  const options = parse(process.argv.slice(2));
+  const manifest = await loadManifest(options.manifest);
+  let inputs: FloatFeed[];
+  if (manifest.task === 'static-visual') inputs = await faceInputs(manifest, options.media.length > 0 ? options.media : DEFAULT_MEDIA, options.faces);
+  else if (manifest.task === 'acoustic') inputs = await audioWindows(options.media.length > 0 ? options.media : [SAMPLE], options.faces);
+  else throw new Error(`${manifest.label}: calibration is for static-visual and acoustic models, not ${manifest.task}`);
   const ranges = await activationRanges(options.model, manifest.input.name, inputs);
   writeFileAtomic(options.out, JSON.stringify(ranges));
-  process.stdout.write(`${JSON.stringify({ faces: inputs.length, activations: Object.keys(ranges).length })}\n`);
+  process.stdout.write(`${JSON.stringify({ inputs: inputs.length, activations: Object.keys(ranges).length })}\n`);
 }
 
 main().catch((err: unknown) => {

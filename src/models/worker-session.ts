@@ -17,7 +17,7 @@ interface WorkerJob {
 
 type ToWorker = { type: 'run'; id: number; feeds: Record<string, FloatFeed>; names?: readonly string[] } | { type: 'close' };
 type FromWorker =
-  | { type: 'ready'; provider: string }
+  | { type: 'ready'; provider: string; inputNames: readonly string[]; outputNames: readonly string[] }
   | { type: 'result'; id: number; outputs: Record<string, FloatOutput> }
   | { type: 'error'; id: number | null; message: string };
 
@@ -31,7 +31,7 @@ async function workerMain(port: NonNullable<typeof parentPort>, job: WorkerJob):
     return;
   }
   const session = handle;
-  port.postMessage({ type: 'ready', provider: session.provider } satisfies FromWorker);
+  port.postMessage({ type: 'ready', provider: session.provider, inputNames: [...session.session.inputNames], outputNames: [...session.session.outputNames] } satisfies FromWorker);
   port.on('message', (m: ToWorker) => {
     if (m.type === 'close') {
       void session.release().finally(() => port.close());
@@ -60,6 +60,8 @@ export class WorkerSession {
     private readonly worker: Worker,
     readonly manifest: LoadedManifest,
     readonly provider: string,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
   ) {
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'ready' || m.id === null) return;
@@ -80,7 +82,7 @@ export class WorkerSession {
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {
         worker.off('message', onMessage);
-        if (m.type === 'ready') resolve(new WorkerSession(worker, manifest, m.provider));
+        if (m.type === 'ready') resolve(new WorkerSession(worker, manifest, m.provider, m.inputNames, m.outputNames));
         else {
           void worker.terminate();
           reject(new ModelError(m.type === 'error' ? m.message : `${manifest.label}: model worker did not start`));

@@ -27,7 +27,7 @@ import { ModelError } from '../models/errors';
 import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest, type ModelTask } from '../models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
 import { createVDStage, TEMPORAL_SMOOTHING_VD_ID, type VDStage } from '../stages/vd';
-import { NO_ACOUSTIC_MODEL } from '../stages/acoustic';
+import { ACOUSTIC_WINDOW_SAMPLES, NO_ACOUSTIC_MODEL, openAcousticModel, type AcousticModel } from '../stages/acoustic';
 import { FaceStage } from '../stages/faces';
 import { MouthOpenCue } from '../stages/mouth';
 import { SileroVAD } from '../stages/vad';
@@ -104,7 +104,7 @@ export class Pipeline {
     private readonly vdSession: ModelSession | null,
     readonly vad: SileroVAD | null,
     readonly mouth: MouthOpenCue | null,
-    readonly acoustic: LoadedManifest | null,
+    readonly acoustic: AcousticModel | null,
     readonly fusion: Fusion,
     readonly fusionSpec: FusionSpec,
     readonly rule: Rule,
@@ -145,7 +145,10 @@ export class Pipeline {
       const meshManifest = manifests.get('face-landmarks');
       const mouth = options.mouthCue === false || meshManifest === undefined ? null : await MouthOpenCue.load(meshManifest, { ...session, inWorker: true });
       if (mouth) held.push(mouth);
-      const acoustic = manifests.get('acoustic') ?? null;
+      // Opened once for every input, in a worker thread: its windows run beside the visual models.
+      const acousticManifest = manifests.get('acoustic');
+      const acoustic = acousticManifest === undefined ? null : await openAcousticModel(acousticManifest, { ...session, inWorker: true });
+      if (acoustic) held.push(acoustic);
       // With an acoustic model the paper's VS+VD+A preset, else its VS+VD one.
       const spec = options.fusion ?? { strategy: 'dirichlet', preset: acoustic ? 'paper-av8' : 'paper-v' };
       const fusion = resolveFusion(spec, fusionModels(spec));
@@ -164,6 +167,7 @@ export class Pipeline {
     await this.detector?.detect(blank);
     await this.vs.run(blank, [0, 0, 64, 64]);
     await this.mouth?.measure(blank, [8, 8, 56, 56]);
+    await this.acoustic?.run(new Float32Array(ACOUSTIC_WINDOW_SAMPLES), 1);
     if (this.vad) {
       await this.vad.process(new Float32Array(1024));
       this.vad.reset();
@@ -181,7 +185,7 @@ export class Pipeline {
   }
 
   get modelIds(): ModelIds {
-    return { vs: this.vs.id, vd: this.vdSession ? this.vdSession.manifest.id : TEMPORAL_SMOOTHING_VD_ID, a: this.acoustic?.id ?? null };
+    return { vs: this.vs.id, vd: this.vdSession ? this.vdSession.manifest.id : TEMPORAL_SMOOTHING_VD_ID, a: this.acoustic?.manifest.id ?? null };
   }
 
   /** A fresh VD stream: the sequence model when one is configured, else temporal smoothing. */
@@ -195,7 +199,7 @@ export class Pipeline {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.decoder.close(), this.detector?.release(), this.vs.release(), this.vdSession?.release(), this.vad?.release(), this.mouth?.release()]);
+    await Promise.all([this.decoder.close(), this.detector?.release(), this.vs.release(), this.vdSession?.release(), this.vad?.release(), this.mouth?.release(), this.acoustic?.release()]);
   }
 }
 
@@ -222,6 +226,9 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Mouth-open measurements per second by default (see PipelineOptions.mouthCueEvery). */
 export const MOUTH_CUE_RATE = 10;
+
+/** Seconds of results that may wait for the audio side (A lags by its 4 s windows and its batches). */
+export const MAX_PENDING_SECONDS = 12;
 
 /** Results per second for an input without video (speech and A only). */
 export const AUDIO_ONLY_FPS = 25;
@@ -350,11 +357,18 @@ export async function* analyzeFrames(
     }
     return;
   }
-  const inFlight: Array<Promise<FrameResult>> = [];
-  // Observed at once so that a failure is not an unhandled rejection before its turn comes.
+  // Results wait here until their mouth cue and audio are done. A's 4 s windows make it lag the
+  // frames by seconds; the visual models go on meanwhile (A runs in its own thread) rather than wait.
+  const inFlight: Array<{ readonly result: Promise<FrameResult>; settled: boolean }> = [];
+  const maxPending = Math.max(2, Math.ceil(MAX_PENDING_SECONDS * fps));
   const track = (result: Promise<FrameResult>): void => {
-    result.catch(() => undefined);
-    inFlight.push(result);
+    const entry = { result, settled: false };
+    // Observed at once, so that a failure is not an unhandled rejection before its turn comes.
+    result.then(
+      () => (entry.settled = true),
+      () => (entry.settled = true),
+    );
+    inFlight.push(entry);
   };
   try {
     for await (const frame of decodeFramesInWorker(input, {
@@ -372,11 +386,12 @@ export async function* analyzeFrames(
         const votes = await visual.step({ frame: frame.index, fps, policy, tracks, face }, vs);
         track(finish(frame, face, votes));
       }
-      // Results leave in order, one frame behind, so the cue of this frame overlaps the next one.
-      while (inFlight.length > 1) yield await (inFlight.shift() as Promise<FrameResult>);
+      // Results leave in order as they are done; the one of this frame at the earliest after the next
+      // frame's models, so that its mouth cue overlaps them.
+      while (inFlight.length > 1 && (inFlight[0].settled || inFlight.length > maxPending)) yield await (inFlight.shift() as (typeof inFlight)[number]).result;
       options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - started) / 1000 });
     }
-    while (inFlight.length > 0) yield await (inFlight.shift() as Promise<FrameResult>);
+    while (inFlight.length > 0) yield await (inFlight.shift() as (typeof inFlight)[number]).result;
   } finally {
     await audio.close();
   }

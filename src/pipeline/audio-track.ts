@@ -5,14 +5,14 @@
  */
 import { decodeAudio, isNoAudioError } from '../media/audio';
 import type { FrameRate, MediaInfo } from '../media/types';
-import type { LoadedManifest } from '../models/manifest';
 import type { SessionOptions } from '../models/session';
-import { DisabledAcousticStage, loadAcousticStage, type AcousticSource } from '../stages/acoustic';
+import { AcousticStage, DisabledAcousticStage, type AcousticModel, type AcousticSource } from '../stages/acoustic';
 import { FrameSpeech, type SileroVAD } from '../stages/vad';
 
 export interface AudioTrackOptions {
   readonly vad: SileroVAD | null;
-  readonly acoustic: LoadedManifest | null;
+  /** The acoustic model, held by the caller across inputs (null: none configured). */
+  readonly acoustic: AcousticModel | null;
   /** Frames outside speech get no A vote (the default with an acoustic model; off in referenceCompat). */
   readonly gate: boolean;
   readonly referenceCompat: boolean;
@@ -43,13 +43,15 @@ export class AudioTrack {
       return silent;
     }
     const speech = options.vad ? new FrameSpeech(rate) : null;
-    const acoustic = await loadAcousticStage(
-      options.acoustic,
-      options.gate && speech
-        ? { fps: rate, gate: speech.gate(), skip: speech.skip(), referenceCompat: options.referenceCompat }
-        : { fps: rate, referenceCompat: options.referenceCompat },
-      options.session,
-    );
+    const acoustic =
+      options.acoustic === null
+        ? new DisabledAcousticStage()
+        : AcousticStage.fromModel(
+            options.acoustic,
+            options.gate && speech
+              ? { fps: rate, gate: speech.gate(), skip: speech.skip(), referenceCompat: options.referenceCompat }
+              : { fps: rate, referenceCompat: options.referenceCompat },
+          );
     const track = new AudioTrack(true, speech, acoustic);
     track.task = track.run(input, info, options);
     return track;

@@ -45,7 +45,8 @@ import { AUDIO_SAMPLE_RATE, type AudioChunk } from '../media/audio';
 import type { FrameRate } from '../media/types';
 import { ModelError } from '../models/errors';
 import { listManifests, loadManifest, type LoadedManifest } from '../models/manifest';
-import { acquireSession, type SessionOptions } from '../models/session';
+import { acquireSession, type FloatFeed, type FloatOutput, type SessionOptions } from '../models/session';
+import { WorkerSession } from '../models/worker-session';
 
 /** What the CLI and nodes show when no acoustic model is configured. */
 export const NO_ACOUSTIC_MODEL = 'no acoustic model configured';
@@ -204,7 +205,7 @@ export class AcousticStage implements AcousticSource {
    * The stage for a model with a manifest of task "acoustic" (see openAcousticModel); the session is
    * released with the stage.
    */
-  static async load(manifest: LoadedManifest | string, options: AcousticStageOptions, sessionOptions: SessionOptions = {}): Promise<AcousticStage> {
+  static async load(manifest: LoadedManifest | string, options: AcousticStageOptions, sessionOptions: AcousticSessionOptions = {}): Promise<AcousticStage> {
     const model = await openAcousticModel(manifest, sessionOptions);
     try {
       const maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, model.maxBatch);
@@ -213,6 +214,15 @@ export class AcousticStage implements AcousticSource {
       await model.release();
       throw err;
     }
+  }
+
+  /**
+   * A stage over a model someone else holds (a pipeline that analyses input after input): the
+   * model is not released with the stage.
+   */
+  static fromModel(model: AcousticModel, options: AcousticStageOptions): AcousticStage {
+    const maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, model.maxBatch);
+    return new AcousticStage(model.run, model.labels, model.outputKind, { ...options, maxBatch }, async () => undefined, model.name);
   }
 
   /** Samples received so far. */
@@ -409,23 +419,26 @@ export interface AcousticModel {
  * batch of 1 is honoured), output `outputs.scores` with one value per label (labels: the 7 canonical
  * emotions, optionally with Other; outputKind logits unless the manifest says otherwise).
  */
-export async function openAcousticModel(manifest: LoadedManifest | string, sessionOptions: SessionOptions = {}): Promise<AcousticModel> {
+export async function openAcousticModel(manifest: LoadedManifest | string, sessionOptions: AcousticSessionOptions = {}): Promise<AcousticModel> {
   const loaded = typeof manifest === 'string' ? await loadManifest(manifest) : manifest;
   const { labels, batch } = checkAcousticManifest(loaded);
-  const handle = await acquireSession(loaded, sessionOptions);
+  const { inWorker, ...options } = sessionOptions;
+  const handle = inWorker ? await workerRunner(loaded, options) : await mainThreadRunner(loaded, options);
   const inputName = loaded.input.name;
   const outputName = loaded.outputs.scores;
-  const missing = !handle.session.inputNames.includes(inputName)
-    ? `the model has no input ${inputName} (it has ${handle.session.inputNames.join(', ')})`
-    : !handle.session.outputNames.includes(outputName)
-      ? `the model has no output ${outputName} (it has ${handle.session.outputNames.join(', ')})`
+  const missing = !handle.inputNames.includes(inputName)
+    ? `the model has no input ${inputName} (it has ${handle.inputNames.join(', ')})`
+    : !handle.outputNames.includes(outputName)
+      ? `the model has no output ${outputName} (it has ${handle.outputNames.join(', ')})`
       : null;
   if (missing !== null) {
     await handle.release();
     throw new ModelError(`${loaded.label}: ${missing}`);
   }
   const run: RunWindows = async (windows, n) => {
-    const out = await handle.run({ [inputName]: { data: windows.subarray(0, n * ACOUSTIC_WINDOW_SAMPLES), shape: [n, ACOUSTIC_WINDOW_SAMPLES] } }, [outputName]);
+    // A worker takes its input's memory: it gets a copy, the stage keeps filling its batch buffer.
+    const data = inWorker ? windows.slice(0, n * ACOUSTIC_WINDOW_SAMPLES) : windows.subarray(0, n * ACOUSTIC_WINDOW_SAMPLES);
+    const out = await handle.run({ [inputName]: { data, shape: [n, ACOUSTIC_WINDOW_SAMPLES] } }, [outputName]);
     const scores = out[outputName];
     if (scores.data.length !== n * labels.length) {
       throw new ModelError(`${loaded.label}: output ${outputName} has ${scores.data.length} values for ${n} window(s), expected ${n * labels.length}`);
@@ -441,6 +454,37 @@ export async function openAcousticModel(manifest: LoadedManifest | string, sessi
     run,
     release: () => handle.release(),
   };
+}
+
+export interface AcousticSessionOptions extends SessionOptions {
+  /**
+   * Run the model in a worker thread (as `cer analyze` does): its windows, the dearest computation of
+   * the paper pipeline, then run beside the visual models instead of between their frames.
+   */
+  readonly inWorker?: boolean;
+}
+
+interface WindowRunner {
+  readonly provider: string;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Readonly<Record<string, FloatFeed>>, outputNames: readonly string[]): Promise<Record<string, FloatOutput>>;
+  release(): Promise<void>;
+}
+
+async function mainThreadRunner(manifest: LoadedManifest, options: SessionOptions): Promise<WindowRunner> {
+  const handle = await acquireSession(manifest, options);
+  return {
+    provider: handle.provider,
+    inputNames: handle.session.inputNames,
+    outputNames: handle.session.outputNames,
+    run: (feeds, names) => handle.run(feeds, names),
+    release: () => handle.release(),
+  };
+}
+
+function workerRunner(manifest: LoadedManifest, options: SessionOptions): Promise<WindowRunner> {
+  return WorkerSession.load(manifest, options);
 }
 
 /** Checks an acoustic manifest; returns its labels and its batch dimension (-1 = dynamic). */
@@ -473,7 +517,7 @@ export async function findAcousticManifest(dir: string): Promise<LoadedManifest 
  * The acoustic stage for a manifest, or the DisabledAcousticStage (status NO_ACOUSTIC_MODEL) when
  * the manifest is null / undefined.
  */
-export async function loadAcousticStage(manifest: LoadedManifest | string | null | undefined, options: AcousticStageOptions, sessionOptions: SessionOptions = {}): Promise<AcousticSource> {
+export async function loadAcousticStage(manifest: LoadedManifest | string | null | undefined, options: AcousticStageOptions, sessionOptions: AcousticSessionOptions = {}): Promise<AcousticSource> {
   if (manifest === null || manifest === undefined) return new DisabledAcousticStage();
   return AcousticStage.load(manifest, options, sessionOptions);
 }

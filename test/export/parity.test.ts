@@ -13,7 +13,9 @@ import * as path from 'node:path';
 import { findPython, pythonStatus, runExportTool, torchProblem, type ExportedModel } from '../../src/cli/commands/models';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, type ModelSession } from '../../src/models/session';
+import { decodeAudio } from '../../src/media/audio';
 import { decodeFrames } from '../../src/media/frames';
+import { ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../../src/stages/acoustic';
 import { VSInput } from '../../src/stages/vs';
 import { BlazeFaceDetector } from '../../src/vision/blazeface';
 import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
@@ -90,7 +92,7 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
     exported.set('vd', (await runExportTool(python, ['vd', '--random-weights', '--seed', '3', '--out', workDir, '--reference', '3'])).models);
     exported.set(
       'a',
-      (await runExportTool(python, ['a', '--random-weights', '--seed', '3', '--layers', String(ACOUSTIC_LAYERS), '--out', workDir, '--reference', '2', '--quantize', 'int8'])).models,
+      (await runExportTool(python, ['a', '--random-weights', '--seed', '3', '--layers', String(ACOUSTIC_LAYERS), '--out', workDir, '--reference', '2', '--quantize', 'int8-static'])).models,
     );
   });
 
@@ -226,6 +228,34 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
       assert.ok(maxAbsDiff(again.logits.data, reference.outputs.logits.data) <= 1e-3);
     } finally {
       await session.release();
+    }
+  });
+
+  it('A int8 static: the plain convolutions of the int8 model become QDQ with ranges from speech; logits stay near fp32', async function () {
+    const [fp32, dynamic, int8s] = exported.get('a') ?? [];
+    assert.ok(fp32 !== undefined && dynamic !== undefined && int8s !== undefined && int8s.quantisation !== undefined);
+    assert.equal(int8s.id, `${fp32.id}-int8s`);
+    // wav2vec2's feature convolutions 1-6 and the head's two; not the first (one input channel) nor the grouped positional one.
+    assert.equal(int8s.quantisation.conv, 8, JSON.stringify(int8s.quantisation));
+    assert.ok(int8s.bytes < dynamic.bytes, `int8s ${int8s.bytes} bytes vs int8 ${dynamic.bytes}`);
+    requireTestdata(this, RAVDESS_CLIP);
+    const [m32, m8s] = await Promise.all([loadManifest(fp32.manifest), loadManifest(int8s.manifest)]);
+    const [s32, s8s] = await Promise.all([acquireSession(m32, { intraOpNumThreads: THREADS }), acquireSession(m8s, { intraOpNumThreads: THREADS })]);
+    try {
+      // Speech the calibration did not see: the RAVDESS clip's 3.3 s, padded and normalised as A's stage does.
+      const parts: Float32Array[] = [];
+      for await (const chunk of decodeAudio(RAVDESS_CLIP)) parts.push(chunk.samples);
+      const audio = Float32Array.from(parts.flatMap((p) => Array.from(p)));
+      const window = new Float32Array(ACOUSTIC_WINDOW_SAMPLES);
+      normaliseWindow(audio.subarray(0, Math.min(audio.length, ACOUSTIC_WINDOW_SAMPLES)), window);
+      const input = { data: window, shape: [1, ACOUSTIC_WINDOW_SAMPLES] };
+      const [a, b] = [await s32.run({ input }), await s8s.run({ input })];
+      const diff = maxAbsDiff(b.logits.data, a.logits.data);
+      const scale = maxAbs(a.logits.data);
+      console.log(`      a int8 static logits: max |int8s - fp32| = ${diff.toExponential(2)} (logits up to ${scale.toFixed(3)})`);
+      assert.ok(diff <= 0.25 * scale, `int8s differs from fp32 by ${diff}, logits up to ${scale}`);
+    } finally {
+      await Promise.all([s32.release(), s8s.release()]);
     }
   });
 

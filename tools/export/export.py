@@ -288,10 +288,17 @@ def base_manifest(args: argparse.Namespace, model_id: str, file_name: str, sha25
         what = "MatMul/Gemm and convolution" if args.quantize_conv else "MatMul/Gemm"
         description += f" Int8 dynamic quantisation of the {what} weights (tools/export/quantize.py); the fp32 model is {args.id or default_id(args.kind, args.random_weights, args.layers, args.classes)}."
     elif precision == "int8-static":
-        description += (
-            " Int8 static quantisation of the convolutions, activation ranges calibrated on the faces of real media"
-            f" (tools/export/quantize_static.py, tools/calibrate.ts); the fp32 model is {args.id or default_id(args.kind, args.random_weights, args.layers, args.classes)}."
-        )
+        fp32_id = args.id or default_id(args.kind, args.random_weights, args.layers, args.classes)
+        if args.kind == "a":
+            description += (
+                " Int8: dynamic quantisation of the MatMul/Gemm weights (tools/export/quantize.py) and static quantisation of the"
+                f" convolutions, ranges calibrated on 4 s windows of real speech (tools/export/quantize_static.py, tools/calibrate.ts); the fp32 model is {fp32_id}."
+            )
+        else:
+            description += (
+                " Int8 static quantisation of the convolutions, activation ranges calibrated on the faces of real media"
+                f" (tools/export/quantize_static.py, tools/calibrate.ts); the fp32 model is {fp32_id}."
+            )
 
     manifest: Dict[str, object] = {
         "id": model_id,
@@ -411,8 +418,9 @@ def node_binary() -> str:
 
 
 def write_int8_static(args: argparse.Namespace, model_id: str, onnx_path: str, manifest_path: str, weights: Dict[str, object]) -> Dict[str, object]:
-    """Writes <id>-int8s.onnx (static QDQ int8, ranges calibrated on faces by tools/calibrate.ts with
-    onnxruntime-node) and its manifest beside the fp32 model."""
+    """Writes <model_id>-int8s.onnx and its manifest: the model at onnx_path with its convolutions
+    in static QDQ int8, ranges calibrated by tools/calibrate.ts with onnxruntime-node on real inputs
+    (VS: every activation of the ResNet; A: the convolutions only, over the dynamic int8 model)."""
     import keymap
     import quantize_static
 
@@ -425,7 +433,8 @@ def write_int8_static(args: argparse.Namespace, model_id: str, onnx_path: str, m
     with tempfile.TemporaryDirectory(prefix="cer-calibrate-") as work:
         exposed = os.path.join(work, "exposed.onnx")
         ranges_path = os.path.join(work, "ranges.json")
-        quantize_static.expose_file(onnx_path, exposed)
+        conv_only = args.kind == "a"
+        quantize_static.expose_file(onnx_path, exposed, conv_only)
         command = [node_binary(), calibrate, "--model", exposed, "--manifest", manifest_path, "--out", ranges_path]
         for media in args.calibration_media or []:
             command += ["--media", media]
@@ -435,12 +444,13 @@ def write_int8_static(args: argparse.Namespace, model_id: str, onnx_path: str, m
         calibration = json.loads(done.stdout.strip().splitlines()[-1])
         with open(ranges_path, encoding="utf-8") as f:
             ranges = json.load(f)
-        stats = quantize_static.quantize_static_file(onnx_path, q_path, ranges)
+        stats = quantize_static.quantize_static_file(onnx_path, q_path, ranges, conv_only)
     q_sha = keymap.file_sha256(q_path)
     q_manifest = base_manifest(args, q_id, q_name, q_sha, weights, "int8-static")
     export_info = q_manifest["extra"]["export"]  # type: ignore[index]
     export_info["quantisation"] = stats
-    export_info["calibration"] = {"faces": calibration["faces"], "media": [os.path.basename(m) for m in (args.calibration_media or ["sample.mp4", "astronaut.png"])]}
+    default_media = ["sample.mp4"] if args.kind == "a" else ["sample.mp4", "astronaut.png"]
+    export_info["calibration"] = {"inputs": calibration["inputs"], "media": [os.path.basename(m) for m in (args.calibration_media or default_media)]}
     export_info["fp32Id"] = model_id
     q_manifest_path = os.path.join(args.out, f"{q_id}.json")
     write_json(q_manifest_path, q_manifest)
@@ -476,8 +486,15 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
         "nonCommercial": manifest["nonCommercial"],
     }
     written = [summary]
-    if args.quantize == "int8-static":
+    if args.quantize == "int8-static" and args.kind == "vs":
         written.append(write_int8_static(args, model_id, onnx_path, manifest_path, weights))
+    if args.quantize == "int8-static" and args.kind == "a":
+        # The dynamic int8 model first (MatMuls), then its convolutions static on top of it.
+        dynamic = write_int8(args, model_id, onnx_path, weights)
+        if dynamic is None:
+            raise SystemExit("export: the acoustic model has no MatMul to quantise")
+        written.append(dynamic)
+        written.append(write_int8_static(args, model_id, str(dynamic["model"]), str(dynamic["manifest"]), weights))
     if args.quantize == "int8":
         quantised = write_int8(args, model_id, onnx_path, weights)
         if quantised is None:
@@ -507,7 +524,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--classes", type=int, choices=[7, 8], default=8, help="a: 8 (with Other) or 7 classes")
     parser.add_argument("--id", help="manifest id (default from the model and weights)")
     parser.add_argument("--opset", type=int, default=17)
-    parser.add_argument("--quantize", choices=["none", "int8", "int8-static"], default="none", help="also write an int8 copy: int8, dynamic (<id>-int8); int8-static, vs only, calibrated on faces (<id>-int8s)")
+    parser.add_argument("--quantize", choices=["none", "int8", "int8-static"], default="none", help="also write int8 copies: int8, dynamic (<id>-int8); int8-static (vs, a), convolutions with calibrated ranges (<id>-int8s; for a also <id>-int8)")
     parser.add_argument("--calibration-media", action="append", metavar="FILE", help="with --quantize int8-static: a video or image with faces to calibrate on (repeatable; default: the bundled examples)")
     parser.add_argument("--quantize-conv", action="store_true", help="with --quantize int8: quantise convolutions too (ConvInteger)")
     parser.add_argument("--reference", type=int, default=0, metavar="N", help="save N inputs and the PyTorch outputs to <out>/<id>.reference/")
@@ -523,8 +540,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error("--backbone is for the acoustic model (a)")
     if args.layers < 1:
         parser.error("--layers must be at least 1")
-    if args.quantize == "int8-static" and args.kind != "vs":
-        parser.error("--quantize int8-static is for the convolutional VS model; use int8 for vd and a")
+    if args.quantize == "int8-static" and args.kind == "vd":
+        parser.error("--quantize int8-static is for vs and a (the LSTM has no convolution)")
     for path in (args.weights, args.backbone):
         if path and not os.path.isfile(path):
             parser.error(f"{path}: no such file")

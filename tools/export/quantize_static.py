@@ -35,16 +35,23 @@ from onnx import TensorProto, helper, numpy_helper
 QUANTISED_OPS = ("Conv", "Add", "Relu", "MaxPool")
 
 
-def activation_tensors(model: onnx.ModelProto) -> List[str]:
-    """The float activations entering QUANTISED_OPS (a Conv's weight and bias excluded), in graph order."""
+def activation_tensors(model: onnx.ModelProto, conv_only: bool = False) -> List[str]:
+    """The float activations entering QUANTISED_OPS (a Conv's weight and bias excluded), in graph
+    order; with conv_only, the input and output of each Conv with constant weights and nothing else
+    (for a transformer, whose other operators stay float or are quantised dynamically)."""
     constants = {t.name for t in model.graph.initializer}
     constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
     names: List[str] = []
     seen = set()
     for node in model.graph.node:
-        if node.op_type not in QUANTISED_OPS:
+        if conv_only:
+            if node.op_type != "Conv" or not plain_conv(model, node):
+                continue
+            inputs: Sequence[str] = [node.input[0], node.output[0]]
+        elif node.op_type not in QUANTISED_OPS:
             continue
-        inputs: Sequence[str] = node.input[:1] if node.op_type == "Conv" else node.input
+        else:
+            inputs = node.input[:1] if node.op_type == "Conv" else node.input
         for name in inputs:
             if name and name not in constants and name not in seen:
                 seen.add(name)
@@ -52,9 +59,20 @@ def activation_tensors(model: onnx.ModelProto) -> List[str]:
     return names
 
 
-def expose_file(src: str, dst: str) -> List[str]:
+def plain_conv(model: onnx.ModelProto, node: onnx.NodeProto) -> bool:
+    """A convolution worth quantising alone: constant weights, one group, at least 64 inputs per output
+    (wav2vec2's first layer, on the raw waveform, and its grouped positional convolution lost most
+    accuracy in int8 and are cheap)."""
+    weight = next((t for t in model.graph.initializer if t.name == node.input[1]), None)
+    if weight is None:
+        return False
+    group = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "group"), 1)
+    return group == 1 and int(np.prod(weight.dims[1:])) >= 64
+
+
+def expose_file(src: str, dst: str, conv_only: bool = False) -> List[str]:
     model = onnx.load(src)
-    names = activation_tensors(model)
+    names = activation_tensors(model, conv_only)
     outputs = {o.name for o in model.graph.output}
     for name in names:
         if name not in outputs:
@@ -73,13 +91,13 @@ def uint8_params(low: float, high: float) -> Tuple[float, int]:
     return scale, zero
 
 
-def quantize_static_model(model: onnx.ModelProto, ranges: Dict[str, Sequence[float]]) -> Dict[str, object]:
+def quantize_static_model(model: onnx.ModelProto, ranges: Dict[str, Sequence[float]], conv_only: bool = False) -> Dict[str, object]:
     """Rewrites `model` in place into QDQ form; returns counts."""
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset < 13:
         raise ValueError(f"opset {opset} is too old for per-channel DequantizeLinear (needs 13 or later)")
     graph = model.graph
-    names = activation_tensors(model)
+    names = activation_tensors(model, conv_only)
     missing = [n for n in names if n not in ranges]
     if missing:
         raise ValueError(f"no calibration range for {len(missing)} activation(s), first {missing[0]}")
@@ -100,12 +118,12 @@ def quantize_static_model(model: onnx.ModelProto, ranges: Dict[str, Sequence[flo
     stats = {"activations": len(names), "conv": 0}
     nodes: List[onnx.NodeProto] = [n for i in graph.input if i.name in pairs for n in pairs[i.name]]
     for node in graph.node:
-        if node.op_type in QUANTISED_OPS:
-            count = 1 if node.op_type == "Conv" else len(node.input)
-            for i in range(count):
-                if node.input[i] in pairs:
-                    node.input[i] = f"{node.input[i]}_dq"
-        if node.op_type == "Conv" and node.input[1] in inits:
+        # Every reader of a quantised activation reads it through its Q/DQ pair (a Conv's weight and
+        # bias are not activations).
+        for i, name in enumerate(node.input):
+            if name in pairs and not (node.op_type == "Conv" and i > 0):
+                node.input[i] = f"{name}_dq"
+        if node.op_type == "Conv" and node.input[1] in inits and node.input[0].endswith("_dq"):
             activation = node.input[0][: -len("_dq")]
             nodes.extend(quantise_conv_weights(node, inits, params[activation][0], new_inits, replaced))
             stats["conv"] += 1
@@ -163,14 +181,14 @@ def save_atomic(model: onnx.ModelProto, dst: str) -> None:
             os.unlink(partial)
 
 
-def quantize_static_file(src: str, dst: str, ranges: Dict[str, Sequence[float]]) -> Dict[str, object]:
+def quantize_static_file(src: str, dst: str, ranges: Dict[str, Sequence[float]], conv_only: bool = False) -> Dict[str, object]:
     model = onnx.load(src)
-    stats: Dict[str, object] = dict(quantize_static_model(model, ranges))
+    stats: Dict[str, object] = dict(quantize_static_model(model, ranges, conv_only))
     onnx.checker.check_model(model)
     save_atomic(model, dst)
     stats["bytesBefore"] = os.path.getsize(src)
     stats["bytesAfter"] = os.path.getsize(dst)
-    stats["weights"] = "int8 symmetric per output channel (Conv); Gemm kept fp32"
+    stats["weights"] = "int8 symmetric per output channel (Conv)" + ("" if conv_only else "; Gemm kept fp32")
     stats["activations"] = f"uint8 static per tensor ({stats['activations']} tensors, calibrated ranges)"
     return stats
 
@@ -181,17 +199,19 @@ def main(argv: Sequence[str] = ()) -> int:
     expose = sub.add_parser("expose", help="write a copy with every activation to quantise as a graph output")
     expose.add_argument("src")
     expose.add_argument("dst")
+    expose.add_argument("--conv-only", action="store_true", help="only the convolutions (their inputs and outputs)")
     quant = sub.add_parser("quantize", help="write the QDQ model from measured ranges")
     quant.add_argument("src")
     quant.add_argument("dst")
     quant.add_argument("--ranges", required=True, help='JSON {"activation": [min, max], ...}')
+    quant.add_argument("--conv-only", action="store_true", help="only the convolutions (their inputs and outputs)")
     args = parser.parse_args(list(argv) or None)
     if args.step == "expose":
-        sys.stdout.write(json.dumps(expose_file(args.src, args.dst)) + "\n")
+        sys.stdout.write(json.dumps(expose_file(args.src, args.dst, args.conv_only)) + "\n")
     else:
         with open(args.ranges, encoding="utf-8") as f:
             ranges = json.load(f)
-        sys.stdout.write(json.dumps(quantize_static_file(args.src, args.dst, ranges)) + "\n")
+        sys.stdout.write(json.dumps(quantize_static_file(args.src, args.dst, ranges, args.conv_only)) + "\n")
     return 0
 
 

@@ -518,7 +518,7 @@ export function exportArguments(kind: string, options: ExportOptions): string[] 
     if (options.quantize !== 'int8' && options.quantize !== 'int8-static' && options.quantize !== 'none') {
       throw new InputError(`--quantize: expected int8, int8-static or none, got "${options.quantize}"`);
     }
-    if (options.quantize === 'int8-static' && kind !== 'vs') throw new InputError('--quantize int8-static is for the convolutional VS model; use int8 for vd and a');
+    if (options.quantize === 'int8-static' && kind === 'vd') throw new InputError('--quantize int8-static is for vs and a (the LSTM has no convolution)');
     args.push('--quantize', options.quantize);
   }
   if (options.quantizeConv) args.push('--quantize-conv');
@@ -583,7 +583,7 @@ export function registerModelsCommand(program: Command): void {
     .option('--layers <n>', 'a: transformer layers of the backbone (default 12)')
     .option('--classes <n>', 'a: 8 (with Other, default) or 7')
     .option('--id <id>', 'manifest id (default from the model and weights)')
-    .option('--quantize <kind>', 'also write an int8 copy: int8, dynamic (<id>-int8); int8-static, vs only, calibrated on the faces of the bundled examples (<id>-int8s); none (default)')
+    .option('--quantize <kind>', 'also write int8 copies: int8, dynamic (<id>-int8); int8-static (vs, a), convolutions with ranges calibrated on the bundled examples (<id>-int8s; for a also <id>-int8); none (default)')
     .option('--quantize-conv', 'with --quantize int8: quantise convolutions too')
     .option('--trust-pickle', 'load .pt/.pth checkpoints with full unpickling (only files you trust)')
     .option('--python <path>', 'the Python 3 with torch (default $CER_PYTHON or /usr/bin/python3)')
