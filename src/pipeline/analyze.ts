@@ -129,7 +129,7 @@ export class Pipeline {
       }
       const vsManifest = manifests.get('static-visual');
       if (vsManifest === undefined) throw new ModelError(`no static-visual model in ${options.models}`);
-      const vs = await StaticVisualStage.load(vsManifest, options.session);
+      const vs = await StaticVisualStage.load(vsManifest, { ...options.session, inWorker: true });
       held.push(vs);
       let vdSession: ModelSession | null = null;
       const vdManifest = manifests.get('dynamic-visual');
@@ -343,14 +343,14 @@ export async function* analyzeFrames(
     };
   };
 
-  const started = performance.now();
+  const startedAt = performance.now();
   if (!info.hasVideo) {
     // Audio only: one result per 1/AUDIO_ONLY_FPS s of audio, with A and speech alone.
     try {
       const n = Math.ceil((info.duration ?? 0) * AUDIO_ONLY_FPS);
       for (let index = 0; index < n; index++) {
         yield await finish({ index, t: index / AUDIO_ONLY_FPS, width: 0, height: 0, data: new Uint8Array(0) }, null, { vs: null, vd: null });
-        options.onProgress?.({ frame: index + 1, frames: n, elapsed: (performance.now() - started) / 1000 });
+        options.onProgress?.({ frame: index + 1, frames: n, elapsed: (performance.now() - startedAt) / 1000 });
       }
     } finally {
       await audio.close();
@@ -370,6 +370,8 @@ export async function* analyzeFrames(
     );
     inFlight.push(entry);
   };
+  /** The visual step of the frame before, to run once this frame's models have started. */
+  let previous: (() => Promise<void>) | null = null;
   try {
     for await (const frame of decodeFramesInWorker(input, {
       info,
@@ -380,17 +382,31 @@ export async function* analyzeFrames(
     })) {
       const targets = await faces.targets(frame, frame.index);
       const tracks = targets.map((f) => f.track);
+      // Everything that reads the frame's pixels starts now (VS and the mouth cue cut their crops at
+      // once; the decoder reuses the frame's memory for the next one). VS runs in its own thread,
+      // so the next frame's face is detected while it works; its votes are taken in frame order.
       // A frame without a face still has a result (and clears VD); with target `all`, one per face.
-      for (const face of targets.length > 0 ? targets : [null]) {
-        const vs = face ? await pipeline.vs.run(frame, face.box) : null;
-        const votes = await visual.step({ frame: frame.index, fps, policy, tracks, face }, vs);
-        track(finish(frame, face, votes));
-      }
-      // Results leave in order as they are done; the one of this frame at the earliest after the next
+      const at = { index: frame.index, t: frame.t };
+      const begun = (targets.length > 0 ? targets : [null]).map((face) => ({
+        face,
+        vs: face ? pipeline.vs.run(frame, face.box) : Promise.resolve(null),
+        mouth: face ? measureMouth(frame, face) : Promise.resolve(null),
+      }));
+      // Observed at once, so that a failure is not an unhandled rejection while the previous frame is stepped.
+      for (const b of begun) b.vs.catch(() => undefined);
+      if (previous !== null) await previous();
+      previous = async () => {
+        for (const { face, vs, mouth } of begun) {
+          const votes = await visual.step({ frame: at.index, fps, policy, tracks, face }, await vs);
+          track(assemble(at, face, votes, mouth));
+        }
+      };
+      // Results leave in order as they are done; the one of a frame at the earliest after the next
       // frame's models, so that its mouth cue overlaps them.
       while (inFlight.length > 1 && (inFlight[0].settled || inFlight.length > maxPending)) yield await (inFlight.shift() as (typeof inFlight)[number]).result;
-      options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - started) / 1000 });
+      options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - startedAt) / 1000 });
     }
+    if (previous !== null) await previous();
     while (inFlight.length > 0) yield await (inFlight.shift() as (typeof inFlight)[number]).result;
   } finally {
     await audio.close();

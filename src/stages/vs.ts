@@ -6,7 +6,8 @@ import { LabelRemap } from '../core/emotions';
 import type { RgbImage } from '../media/types';
 import { ModelError } from '../models/errors';
 import type { ImageLayout, LoadedManifest } from '../models/manifest';
-import { acquireSession, ModelSession, SessionOptions } from '../models/session';
+import { acquireSession, type FloatFeed, type FloatOutput, type SessionOptions } from '../models/session';
+import { WorkerSession } from '../models/worker-session';
 import { cropImage, letterboxImage, resizeImage, toTensor } from '../vision/image';
 import type { Box } from '../vision/types';
 
@@ -60,14 +61,30 @@ export class VSInput {
   }
 }
 
+export interface StaticVisualOptions extends SessionOptions {
+  /**
+   * Run the model in a worker thread: run() cuts the crop at once and the model works while the
+   * caller goes on (the pipeline detects the next frame's face meanwhile).
+   */
+  readonly inWorker?: boolean;
+}
+
+/** What the stage needs of a session, on this thread or in a worker. */
+interface VSRunner {
+  readonly provider: string;
+  run(feeds: Readonly<Record<string, FloatFeed>>, outputNames: readonly string[]): Promise<Record<string, FloatOutput>>;
+  release(): Promise<void>;
+}
+
 export class StaticVisualStage {
   readonly id: string;
   private readonly remap: LabelRemap;
   private readonly input: VSInput;
 
   private constructor(
-    private readonly handle: ModelSession,
+    private readonly handle: VSRunner,
     readonly manifest: LoadedManifest,
+    private readonly inWorker: boolean,
   ) {
     this.id = manifest.id;
     this.input = new VSInput(manifest);
@@ -79,10 +96,11 @@ export class StaticVisualStage {
     }
   }
 
-  static async load(manifest: LoadedManifest, options: SessionOptions = {}): Promise<StaticVisualStage> {
-    const handle = await acquireSession(manifest, options);
+  static async load(manifest: LoadedManifest, options: StaticVisualOptions = {}): Promise<StaticVisualStage> {
+    const { inWorker, ...sessionOptions } = options;
+    const handle: VSRunner = inWorker ? await WorkerSession.load(manifest, sessionOptions) : await acquireSession(manifest, sessionOptions);
     try {
-      return new StaticVisualStage(handle, manifest);
+      return new StaticVisualStage(handle, manifest, inWorker === true);
     } catch (err) {
       await handle.release();
       throw err;
@@ -93,9 +111,14 @@ export class StaticVisualStage {
     return this.handle.provider;
   }
 
-  /** Runs the model on the part of `image` inside `box` (clipped to the frame). */
+  /**
+   * Runs the model on the part of `image` inside `box` (clipped to the frame). The crop is cut
+   * before this returns, so the caller may reuse the image's memory at once.
+   */
   async run(image: RgbImage, box: Readonly<Box>): Promise<VSOutput> {
-    const tensor = this.input.prepare(image, box);
+    const prepared = this.input.prepare(image, box);
+    // A worker takes its input's memory: it gets a copy, the buffer stays for the next crop.
+    const tensor = this.inWorker ? prepared.slice() : prepared;
     const { scores, features } = this.manifest.outputs;
     const names = features ? [scores, features] : [scores];
     const out = await this.handle.run({ [this.manifest.input.name]: { data: tensor, shape: this.input.shape } }, names);
