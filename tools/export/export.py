@@ -386,26 +386,31 @@ def save_reference(model, kind: str, outputs: List[str], folder: str, count: int
 def write_int8(args: argparse.Namespace, model_id: str, onnx_path: str, weights: Dict[str, object]) -> Optional[Dict[str, object]]:
     """Writes <id>-int8.onnx and its manifest beside the fp32 model; None (and no file) when the
     graph has nothing to quantise."""
-    import keymap
     import quantize
 
     q_id = f"{model_id}-int8"
-    q_name = f"{q_id}.onnx"
-    q_path = os.path.join(args.out, q_name)
+    q_path = os.path.join(args.out, f"{q_id}.onnx")
     stats = quantize.quantize_file(onnx_path, q_path, conv=args.quantize_conv)
     if not any(stats[k] for k in ("matmul", "gemm", "conv")):
         os.unlink(q_path)
         return None
+    return write_quantised_manifest(args, model_id, q_id, q_path, weights, "int8", {"quantisation": stats})
+
+
+def write_quantised_manifest(args: argparse.Namespace, model_id: str, q_id: str, q_path: str, weights: Dict[str, object], precision: str, export_extra: Dict[str, object]) -> Dict[str, object]:
+    """The manifest <q_id>.json of a quantised copy of model_id, and the export summary's entry for it."""
+    import keymap
+
     q_sha = keymap.file_sha256(q_path)
-    q_manifest = base_manifest(args, q_id, q_name, q_sha, weights, "int8")
+    q_manifest = base_manifest(args, q_id, os.path.basename(q_path), q_sha, weights, precision)
     export_info = q_manifest["extra"]["export"]  # type: ignore[index]
-    export_info["quantisation"] = stats
+    export_info.update(export_extra)
     export_info["fp32Id"] = model_id
     q_manifest_path = os.path.join(args.out, f"{q_id}.json")
     write_json(q_manifest_path, q_manifest)
     return {
         "id": q_id, "manifest": q_manifest_path, "model": q_path, "sha256": q_sha,
-        "bytes": os.path.getsize(q_path), "nonCommercial": q_manifest["nonCommercial"], "quantisation": stats,
+        "bytes": os.path.getsize(q_path), "nonCommercial": q_manifest["nonCommercial"], "quantisation": export_extra["quantisation"],
     }
 
 
@@ -421,15 +426,13 @@ def write_int8_static(args: argparse.Namespace, model_id: str, onnx_path: str, m
     """Writes <model_id>-int8s.onnx and its manifest: the model at onnx_path with its convolutions
     in static QDQ int8, ranges calibrated by tools/calibrate.ts with onnxruntime-node on real inputs
     (VS: every activation of the ResNet; A: the convolutions only, over the dynamic int8 model)."""
-    import keymap
     import quantize_static
 
     calibrate = os.path.join(REPO_ROOT, "dist", "tools", "calibrate.js")
     if not os.path.isfile(calibrate):
         raise SystemExit(f"export: {calibrate} is missing: run npm run build first")
     q_id = f"{model_id}-int8s"
-    q_name = f"{q_id}.onnx"
-    q_path = os.path.join(args.out, q_name)
+    q_path = os.path.join(args.out, f"{q_id}.onnx")
     with tempfile.TemporaryDirectory(prefix="cer-calibrate-") as work:
         exposed = os.path.join(work, "exposed.onnx")
         ranges_path = os.path.join(work, "ranges.json")
@@ -445,19 +448,9 @@ def write_int8_static(args: argparse.Namespace, model_id: str, onnx_path: str, m
         with open(ranges_path, encoding="utf-8") as f:
             ranges = json.load(f)
         stats = quantize_static.quantize_static_file(onnx_path, q_path, ranges, conv_only)
-    q_sha = keymap.file_sha256(q_path)
-    q_manifest = base_manifest(args, q_id, q_name, q_sha, weights, "int8-static")
-    export_info = q_manifest["extra"]["export"]  # type: ignore[index]
-    export_info["quantisation"] = stats
     default_media = ["sample.mp4"] if args.kind == "a" else ["sample.mp4", "astronaut.png"]
-    export_info["calibration"] = {"inputs": calibration["inputs"], "media": [os.path.basename(m) for m in (args.calibration_media or default_media)]}
-    export_info["fp32Id"] = model_id
-    q_manifest_path = os.path.join(args.out, f"{q_id}.json")
-    write_json(q_manifest_path, q_manifest)
-    return {
-        "id": q_id, "manifest": q_manifest_path, "model": q_path, "sha256": q_sha,
-        "bytes": os.path.getsize(q_path), "nonCommercial": q_manifest["nonCommercial"], "quantisation": stats,
-    }
+    media = [os.path.basename(m) for m in (args.calibration_media or default_media)]
+    return write_quantised_manifest(args, model_id, q_id, q_path, weights, "int8-static", {"quantisation": stats, "calibration": {"inputs": calibration["inputs"], "media": media}})
 
 
 def run(args: argparse.Namespace) -> Dict[str, object]:

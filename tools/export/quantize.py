@@ -192,10 +192,8 @@ def quantize_model(model: onnx.ModelProto, conv: bool = False, reduce_range: boo
     return Quantiser(model, conv, reduce_range, min_elements).run()
 
 
-def quantize_file(src: str, dst: str, conv: bool = False, reduce_range: bool = False) -> Dict[str, object]:
-    model = onnx.load(src)
-    stats: Dict[str, object] = dict(quantize_model(model, conv=conv, reduce_range=reduce_range))
-    onnx.checker.check_model(model)
+def save_atomic(model: onnx.ModelProto, dst: str) -> None:
+    """Writes the model under a temporary name and renames it: no half-written file on failure."""
     partial = dst + f".partial-{os.getpid()}"
     try:
         onnx.save(model, partial)
@@ -203,6 +201,13 @@ def quantize_file(src: str, dst: str, conv: bool = False, reduce_range: bool = F
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
+
+
+def quantize_file(src: str, dst: str, conv: bool = False, reduce_range: bool = False) -> Dict[str, object]:
+    model = onnx.load(src)
+    stats: Dict[str, object] = dict(quantize_model(model, conv=conv, reduce_range=reduce_range))
+    onnx.checker.check_model(model)
+    save_atomic(model, dst)
     stats["bytesBefore"] = os.path.getsize(src)
     stats["bytesAfter"] = os.path.getsize(dst)
     stats["weights"] = "int8 symmetric per column" + (" (7-bit)" if reduce_range else "")

@@ -31,6 +31,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from quantize import save_atomic
+
 # Operators whose float inputs get a Q/DQ pair.
 QUANTISED_OPS = ("Conv", "Add", "Relu", "MaxPool")
 
@@ -169,16 +171,6 @@ def quantise_conv_weights(node: onnx.NodeProto, inits: Dict[str, TensorProto], i
         replaced.add(bias_name)
         node.input[2] = f"{bias_name}_bdq"
     return added
-
-
-def save_atomic(model: onnx.ModelProto, dst: str) -> None:
-    partial = dst + f".partial-{os.getpid()}"
-    try:
-        onnx.save(model, partial)
-        os.replace(partial, dst)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
 
 
 def quantize_static_file(src: str, dst: str, ranges: Dict[str, Sequence[float]], conv_only: bool = False) -> Dict[str, object]:
