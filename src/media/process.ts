@@ -281,10 +281,13 @@ export class BufferPool {
     return i < 0 ? undefined : this.spare.splice(i, 1)[0];
   }
 
-  /** Gives back a block that owns its whole memory and that no one reads any more. */
+  /**
+   * Gives back a block that owns its whole memory and that no one reads any more. When full, the
+   * oldest spare goes (a pool that outlives an input must not keep the last input's frame size).
+   */
   put(block: Uint8Array): void {
     if (block.byteOffset !== 0 || block.byteLength === 0 || block.byteLength !== block.buffer.byteLength) return;
-    if (this.spare.length >= this.capacity) return;
+    if (this.spare.length >= this.capacity) this.spare.shift();
     this.spare.push(Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, 0, block.byteLength));
   }
 }
