@@ -22,6 +22,11 @@ export interface SessionOptions {
   readonly interOpNumThreads?: number;
   /** onnxruntime's log level for the session, 0 verbose .. 4 fatal; default 3 (errors). */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Whether the intra-op threads spin after a run waiting for the next one (onnxruntime's default,
+   * true). Spinning threads take CPU from everything else, other sessions included.
+   */
+  readonly allowSpinning?: boolean;
 }
 
 /** A provider that was tried and could not be used. */
@@ -100,6 +105,7 @@ function normaliseOptions(options: SessionOptions): Required<SessionOptions> {
     intraOpNumThreads: threads(options.intraOpNumThreads, 'intraOpNumThreads'),
     interOpNumThreads: threads(options.interOpNumThreads, 'interOpNumThreads'),
     logSeverityLevel: options.logSeverityLevel ?? 3,
+    allowSpinning: options.allowSpinning ?? true,
   };
 }
 
@@ -187,6 +193,7 @@ async function createSession(manifest: LoadedManifest, opts: Required<SessionOpt
       logSeverityLevel: opts.logSeverityLevel,
       ...(opts.intraOpNumThreads > 0 ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
       ...(opts.interOpNumThreads > 0 ? { interOpNumThreads: opts.interOpNumThreads } : {}),
+      ...(opts.allowSpinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     };
     try {
       const session = await ort.InferenceSession.create(manifest.modelPath, sessionOptions);
@@ -299,7 +306,7 @@ export async function acquireSession(manifest: LoadedManifest | string, options:
   const opts = normaliseOptions(options);
   await verifyModelFile(loaded);
 
-  const key = JSON.stringify([loaded.modelPath, loaded.sha256, opts.executionProviders, opts.intraOpNumThreads, opts.interOpNumThreads, opts.logSeverityLevel]);
+  const key = JSON.stringify([loaded.modelPath, loaded.sha256, opts.executionProviders, opts.intraOpNumThreads, opts.interOpNumThreads, opts.logSeverityLevel, opts.allowSpinning]);
   let record = entries.get(key);
   if (record === undefined) {
     const count: RefCount = { refs: 0 };

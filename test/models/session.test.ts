@@ -147,6 +147,22 @@ describe('models/session', () => {
     }
   });
 
+  it('without spinning threads: a session of its own, with the same outputs', async () => {
+    const before = openSessionCount();
+    const spinning = await acquireSession(front, { intraOpNumThreads: 2 });
+    const quiet = await acquireSession(front, { intraOpNumThreads: 2, allowSpinning: false });
+    try {
+      assert.equal(openSessionCount(), before + 2, 'the option is part of what a session is shared by');
+      const input = new Float32Array(128 * 128 * 3).map((_, i) => (i % 255) / 255);
+      const feed = { 'input:0': { data: input, shape: [1, 128, 128, 3] } };
+      const [a, b] = [await spinning.run(feed, ['Identity:0']), await quiet.run(feed, ['Identity:0'])];
+      assert.deepEqual(Array.from(b['Identity:0'].data), Array.from(a['Identity:0'].data));
+    } finally {
+      await Promise.all([spinning.release(), quiet.release()]);
+    }
+    assert.equal(openSessionCount(), before);
+  });
+
   it('finishes runs in flight before closing the session on the last release', async () => {
     const h = await acquireSession(front);
     const pending = h.run({ 'input:0': { data: new Float32Array(128 * 128 * 3), shape: [1, 128, 128, 3] } });
