@@ -61,6 +61,11 @@ export interface PipelineOptions {
    * as much as face detection; 1 measures every frame.
    */
   readonly mouthCueEvery?: number;
+  /**
+   * VS crops per model call (default 1). Results then wait for a batch: up to two batches of
+   * frames. The paper's ResNet-50 runs a few per cent faster with 8.
+   */
+  readonly vsBatch?: number;
   /** With an acoustic model: frames outside speech get no A vote; default on (off in referenceCompat). */
   readonly gateAcoustic?: boolean;
   readonly session?: SessionOptions;
@@ -129,7 +134,7 @@ export class Pipeline {
       }
       const vsManifest = manifests.get('static-visual');
       if (vsManifest === undefined) throw new ModelError(`no static-visual model in ${options.models}`);
-      const vs = await StaticVisualStage.load(vsManifest, { ...options.session, inWorker: true });
+      const vs = await StaticVisualStage.load(vsManifest, { ...options.session, inWorker: true, batch: options.vsBatch ?? 1 });
       held.push(vs);
       let vdSession: ModelSession | null = null;
       const vdManifest = manifests.get('dynamic-visual');
@@ -165,7 +170,9 @@ export class Pipeline {
   private async warmUp(): Promise<void> {
     const blank = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) };
     await this.detector?.detect(blank);
-    await this.vs.run(blank, [0, 0, 64, 64]);
+    const vs = this.vs.run(blank, [0, 0, 64, 64]);
+    this.vs.flush();
+    await vs;
     await this.mouth?.measure(blank, [8, 8, 56, 56]);
     await this.acoustic?.run(new Float32Array(ACOUSTIC_WINDOW_SAMPLES), 1);
     if (this.vad) {
@@ -370,8 +377,9 @@ export async function* analyzeFrames(
     );
     inFlight.push(entry);
   };
-  /** The visual step of the frame before, to run once this frame's models have started. */
-  let previous: (() => Promise<void>) | null = null;
+  /** The visual steps of earlier frames, in order, to run once later frames' models have started. */
+  const steps: Array<() => Promise<void>> = [];
+  const maxSteps = pipeline.vs.batch === 1 ? 1 : 2 * pipeline.vs.batch;
   try {
     for await (const frame of decodeFramesInWorker(input, {
       info,
@@ -392,21 +400,24 @@ export async function* analyzeFrames(
         vs: face ? pipeline.vs.run(frame, face.box) : Promise.resolve(null),
         mouth: face ? measureMouth(frame, face) : Promise.resolve(null),
       }));
-      // Observed at once, so that a failure is not an unhandled rejection while the previous frame is stepped.
+      const lastRun = pipeline.vs.runs;
+      // Observed at once, so that a failure is not an unhandled rejection while earlier frames are stepped.
       for (const b of begun) b.vs.catch(() => undefined);
-      if (previous !== null) await previous();
-      previous = async () => {
+      // Up to two batches of VS crops wait (one with the model, one filling), one frame without batches.
+      while (steps.length >= maxSteps) await (steps.shift() as () => Promise<void>)();
+      steps.push(async () => {
+        if (!pipeline.vs.sentAll(lastRun)) pipeline.vs.flush();
         for (const { face, vs, mouth } of begun) {
           const votes = await visual.step({ frame: at.index, fps, policy, tracks, face }, await vs);
           track(assemble(at, face, votes, mouth));
         }
-      };
+      });
       // Results leave in order as they are done; the one of a frame at the earliest after the next
       // frame's models, so that its mouth cue overlaps them.
       while (inFlight.length > 1 && (inFlight[0].settled || inFlight.length > maxPending)) yield await (inFlight.shift() as (typeof inFlight)[number]).result;
       options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - startedAt) / 1000 });
     }
-    if (previous !== null) await previous();
+    while (steps.length > 0) await (steps.shift() as () => Promise<void>)();
     while (inFlight.length > 0) yield await (inFlight.shift() as (typeof inFlight)[number]).result;
   } finally {
     await audio.close();

@@ -67,6 +67,18 @@ export interface StaticVisualOptions extends SessionOptions {
    * caller goes on (the pipeline detects the next frame's face meanwhile).
    */
   readonly inWorker?: boolean;
+  /**
+   * Most crops per model call (default 1). With more, run() queues its crop and the model runs once
+   * `batch` are queued, or on flush(): a large model (the paper's ResNet-50) runs faster per crop
+   * in batches. The model's input must take a dynamic batch.
+   */
+  readonly batch?: number;
+}
+
+interface QueuedCrop {
+  readonly tensor: Float32Array;
+  readonly resolve: (out: VSOutput) => void;
+  readonly reject: (err: unknown) => void;
 }
 
 /** What the stage needs of a session, on this thread or in a worker. */
@@ -80,14 +92,21 @@ export class StaticVisualStage {
   readonly id: string;
   private readonly remap: LabelRemap;
   private readonly input: VSInput;
+  /** Crops asked for and not yet sent to the model, and how many run() calls there were. */
+  private queued: QueuedCrop[] = [];
+  private asked = 0;
+  private sent = 0;
 
   private constructor(
     private readonly handle: VSRunner,
     readonly manifest: LoadedManifest,
     private readonly inWorker: boolean,
+    /** Most crops per model call. */
+    readonly batch: number,
   ) {
     this.id = manifest.id;
     this.input = new VSInput(manifest);
+    if (batch > 1 && manifest.input.shape[0] !== -1) throw new ModelError(`${manifest.label}: batches of crops need a dynamic batch axis (input.shape[0] = -1)`);
     if (manifest.labels === undefined) throw new ModelError(`${manifest.label}: a static-visual model needs "labels"`);
     try {
       this.remap = new LabelRemap(manifest.labels, manifest.outputKind ?? 'probabilities');
@@ -97,10 +116,11 @@ export class StaticVisualStage {
   }
 
   static async load(manifest: LoadedManifest, options: StaticVisualOptions = {}): Promise<StaticVisualStage> {
-    const { inWorker, ...sessionOptions } = options;
+    const { inWorker, batch, ...sessionOptions } = options;
+    if (batch !== undefined && !(Number.isInteger(batch) && batch >= 1)) throw new RangeError(`batch must be a whole number >= 1, got ${batch}`);
     const handle: VSRunner = inWorker ? await WorkerSession.load(manifest, sessionOptions) : await acquireSession(manifest, sessionOptions);
     try {
-      return new StaticVisualStage(handle, manifest, inWorker === true);
+      return new StaticVisualStage(handle, manifest, inWorker === true, batch ?? 1);
     } catch (err) {
       await handle.release();
       throw err;
@@ -113,19 +133,58 @@ export class StaticVisualStage {
 
   /**
    * Runs the model on the part of `image` inside `box` (clipped to the frame). The crop is cut
-   * before this returns, so the caller may reuse the image's memory at once.
+   * before this returns, so the caller may reuse the image's memory at once. With `batch` > 1 the
+   * result comes when the batch is full or flush() is called (see `sentAll`).
    */
-  async run(image: RgbImage, box: Readonly<Box>): Promise<VSOutput> {
+  run(image: RgbImage, box: Readonly<Box>): Promise<VSOutput> {
     const prepared = this.input.prepare(image, box);
-    // A worker takes its input's memory: it gets a copy, the buffer stays for the next crop.
-    const tensor = this.inWorker ? prepared.slice() : prepared;
+    this.asked++;
+    if (this.batch === 1) {
+      this.sent++;
+      // A worker takes its input's memory: it gets a copy, the buffer stays for the next crop.
+      return this.runBatch(this.inWorker ? prepared.slice() : prepared, 1).then((outs) => outs[0]);
+    }
+    return new Promise<VSOutput>((resolve, reject) => {
+      this.queued.push({ tensor: prepared.slice(), resolve, reject });
+      if (this.queued.length >= this.batch) this.flush();
+    });
+  }
+
+  /** Whether the crop of the n-th run() call (from 1) has gone to the model, so that its result will come. */
+  sentAll(n: number): boolean {
+    return n <= this.sent;
+  }
+
+  /** Number of run() calls so far. */
+  get runs(): number {
+    return this.asked;
+  }
+
+  /** Sends the queued crops to the model now, as one batch. */
+  flush(): void {
+    const crops = this.queued;
+    if (crops.length === 0) return;
+    this.queued = [];
+    this.sent += crops.length;
+    const size = crops[0].tensor.length;
+    const data = new Float32Array(crops.length * size);
+    crops.forEach((c, i) => data.set(c.tensor, i * size));
+    this.runBatch(data, crops.length).then(
+      (outs) => crops.forEach((c, i) => c.resolve(outs[i])),
+      (err: unknown) => crops.forEach((c) => c.reject(err)),
+    );
+  }
+
+  private async runBatch(data: Float32Array, n: number): Promise<VSOutput[]> {
     const { scores, features } = this.manifest.outputs;
     const names = features ? [scores, features] : [scores];
-    const out = await this.handle.run({ [this.manifest.input.name]: { data: tensor, shape: this.input.shape } }, names);
-    return {
-      probs: this.remap.toCanonical(out[scores].data),
-      features: features ? Float32Array.from(out[features].data) : undefined,
-    };
+    const out = await this.handle.run({ [this.manifest.input.name]: { data, shape: [n, ...this.input.shape.slice(1)] } }, names);
+    const classes = out[scores].data.length / n;
+    const width = features ? out[features].data.length / n : 0;
+    return Array.from({ length: n }, (_, i) => ({
+      probs: this.remap.toCanonical(out[scores].data.subarray(i * classes, (i + 1) * classes)),
+      features: features ? out[features].data.slice(i * width, (i + 1) * width) : undefined,
+    }));
   }
 
   release(): Promise<void> {

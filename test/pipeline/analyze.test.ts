@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { COMPOUND_NAMES, FUSION_PRESETS } from '../../src/core';
 import { resolveFfmpeg, resolveFfprobe } from '../../src/media/binaries';
 import { decodeFrames } from '../../src/media/frames';
-import { decodeFramesInWorker } from '../../src/media/frame-worker';
+import { decodeFramesInWorker, FrameDecoderThread } from '../../src/media/frame-worker';
 import { cer } from '../helpers/cli';
 import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT, requireTestdata } from '../helpers/testdata';
 import { makeMediaFixtures, MediaFixtures, processExists } from '../media/fixtures';
@@ -137,6 +137,23 @@ describe('cer analyze: the visual path on real media', function () {
       assert.equal(all.rule, 'rule1');
       assert.ok(all.results.every((x) => x.face === null || x.face.track === 1));
     });
+
+    it('--vs-batch 8 (VS crops in batches) gives the same results, frame for frame', () => {
+      const batched = path.join(out, 'batched');
+      fs.mkdirSync(batched, { recursive: true });
+      const r = cer(['analyze', RAVDESS_CLIP, '--out', batched, '--vs-batch', '8', '--quiet']);
+      assert.equal(r.status, 0, r.stderr);
+      const b = JSON.parse(fs.readFileSync(path.join(batched, '01-01-01-01-01-01-01.json'), 'utf8')) as Analysis;
+      assert.equal(b.results.length, analysis.results.length);
+      b.results.forEach((x, i) => {
+        const a = analysis.results[i];
+        assert.equal(x.frame, a.frame);
+        assert.equal(x.label, a.label, `label of frame ${i}`);
+        (x.vs as number[]).forEach((p, c) => assert.ok(Math.abs(p - (a.vs as number[])[c]) < 1e-5, `VS of frame ${i}`));
+        (x.vd as number[]).forEach((p, c) => assert.ok(Math.abs(p - (a.vd as number[])[c]) < 1e-5, `VD of frame ${i}`));
+      });
+      assert.match(cer(['analyze', RAVDESS_CLIP, '--out', batched, '--vs-batch', '0']).stderr, /--vs-batch: expected a whole number ≥ 1, got "0"/);
+    });
   });
 
   it('astronaut.png: one face, found on her face', function () {
@@ -258,5 +275,42 @@ describe('decoding in a worker thread', function () {
         // not reached
       }
     }, /README\.md: not a media file/);
+  });
+
+  it('a kept decoder thread serves input after input: one stopped early, one failing, one whole, its buffers handed back', async () => {
+    const thread = FrameDecoderThread.start();
+    try {
+      let pid = 0;
+      for await (const f of decodeFramesInWorker(RAVDESS_CLIP, { thread, reuseBuffers: true, onStart: (s) => (pid = s.pid) })) {
+        assert.equal(thread.busy, true);
+        if (f.index === 2) break;
+      }
+      assert.equal(processExists(pid), false, 'ffmpeg of the input stopped early is gone');
+      assert.equal(thread.busy, false);
+      await assert.rejects(async () => {
+        for await (const _ of decodeFramesInWorker(path.join(REPO_ROOT, 'README.md'), { thread })) {
+          // not reached
+        }
+      }, /README\.md: not a media file/);
+      // The same thread decodes a whole input after both, frame for frame as a fresh decoder does.
+      const fresh: string[] = [];
+      for await (const f of decodeFrames(RAVDESS_CLIP)) fresh.push(Buffer.from(f.data.subarray(0, 4096)).toString('hex'));
+      let n = 0;
+      for await (const f of decodeFramesInWorker(RAVDESS_CLIP, { thread })) {
+        assert.equal(Buffer.from(f.data.subarray(0, 4096)).toString('hex'), fresh[f.index], `frame ${f.index}`);
+        thread.recycle(f.data); // handed back: moved to the thread, no longer readable here
+        assert.equal(f.data.byteLength, 0);
+        n++;
+      }
+      assert.equal(n, fresh.length);
+      assert.equal(n, 98);
+    } finally {
+      await thread.close();
+    }
+    await assert.rejects(async () => {
+      for await (const _ of thread.decode(RAVDESS_CLIP)) {
+        // not reached
+      }
+    }, /used after close/);
   });
 });

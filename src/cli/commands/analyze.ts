@@ -24,6 +24,7 @@ export interface AnalyzeCommandOptions {
   provider?: string;
   allowLive?: boolean;
   mouthEvery?: string;
+  vsBatch?: string;
   vad?: boolean;
   mouthCue?: boolean;
   quiet?: boolean;
@@ -60,6 +61,11 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     mouthEvery = Number(options.mouthEvery);
     if (!Number.isInteger(mouthEvery) || mouthEvery < 1) throw new InputError(`--mouth-every: expected a whole number ≥ 1, got "${options.mouthEvery}"`);
   }
+  let vsBatch: number | undefined;
+  if (options.vsBatch !== undefined) {
+    vsBatch = Number(options.vsBatch);
+    if (!Number.isInteger(vsBatch) || vsBatch < 1) throw new InputError(`--vs-batch: expected a whole number ≥ 1, got "${options.vsBatch}"`);
+  }
   let threads: number | undefined;
   if (options.threads !== undefined) {
     threads = Number(options.threads);
@@ -84,6 +90,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     wholeFrameFace: options.wholeFrameFace === true,
     referenceCompat: options.referenceCompat === true,
     mouthCueEvery: mouthEvery,
+    vsBatch,
     vad: options.vad !== false,
     mouthCue: options.mouthCue !== false,
     session: {
