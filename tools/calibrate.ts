@@ -20,7 +20,7 @@ import { oneLine } from '../src/io/errors';
 import { decodeFrames } from '../src/media/frames';
 import { probeMedia } from '../src/media/probe';
 import { activationRanges } from '../src/models/calibrate';
-import { decodeAudio } from '../src/media/audio';
+import { readAudio } from '../src/media/audio';
 import { loadManifest, type LoadedManifest } from '../src/models/manifest';
 import { ACOUSTIC_STEP_SAMPLES, ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../src/stages/acoustic';
 import type { FloatFeed } from '../src/models/session';
@@ -61,20 +61,7 @@ function parse(argv: readonly string[]): Options {
 async function audioWindows(media: readonly string[], most: number): Promise<FloatFeed[]> {
   const inputs: FloatFeed[] = [];
   for (const file of media) {
-    const chunks: Float32Array[] = [];
-    let total = 0;
-    const wanted = ACOUSTIC_WINDOW_SAMPLES + (most - 1) * ACOUSTIC_STEP_SAMPLES;
-    for await (const chunk of decodeAudio(file)) {
-      chunks.push(chunk.samples);
-      total += chunk.samples.length;
-      if (total >= wanted) break;
-    }
-    const audio = new Float32Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      audio.set(c, at);
-      at += c.length;
-    }
+    const audio = (await readAudio(file)).samples;
     let found = 0;
     for (let start = 0; start + ACOUSTIC_WINDOW_SAMPLES <= audio.length && found < most; start += ACOUSTIC_STEP_SAMPLES, found++) {
       const window = new Float32Array(ACOUSTIC_WINDOW_SAMPLES);

@@ -148,20 +148,7 @@ export async function* decodeAudio(input: string, options: DecodeAudioOptions = 
   try {
     pump.attach(tool);
     options.onStart?.({ pid: tool.pid, binary: ffmpeg, args, info, audio });
-    for (;;) {
-      if (signal?.aborted) throw abortError(input);
-      const chunk = pump.take();
-      if (chunk !== null) {
-        yield chunk;
-        continue;
-      }
-      if (pump.finished) break;
-      await pump.changed();
-    }
-    if (signal?.aborted) throw abortError(input);
-    const exit = await tool.closed;
-    if (signal?.aborted) throw abortError(input);
-    pump.checkEnd(exit.code, exit.signal, tool.stderrTail());
+    yield* pump.drain(tool, signal);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     pump.detach();
@@ -240,7 +227,7 @@ function toSamples(bytes: Uint8Array): Float32Array {
 }
 
 /** The state between ffmpeg's output and the generator. */
-class ChunkPump extends OutputPump {
+class ChunkPump extends OutputPump<AudioChunk> {
   private flushed = false;
   private nextSample = 0;
   private partialSampleBytes = 0;

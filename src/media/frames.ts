@@ -110,21 +110,10 @@ export async function* decodeFrames(input: string, options: DecodeFramesOptions 
   try {
     pump.attach(tool);
     options.onStart?.({ pid: tool.pid, binary: ffmpeg, args, info });
-    for (;;) {
-      if (signal?.aborted) throw abortError(input);
-      const frame = pump.take();
-      if (frame !== null) {
-        yield frame;
-        if (options.reuseBuffers) pool?.put(frame.data);
-        continue;
-      }
-      if (pump.finished) break;
-      await pump.changed();
+    for await (const frame of pump.drain(tool, signal)) {
+      yield frame;
+      if (options.reuseBuffers) pool?.put(frame.data);
     }
-    if (signal?.aborted) throw abortError(input);
-    const exit = await tool.closed;
-    if (signal?.aborted) throw abortError(input);
-    pump.checkEnd(exit.code, exit.signal, tool.stderrTail());
   } finally {
     signal?.removeEventListener('abort', onAbort);
     pump.detach();
@@ -185,7 +174,7 @@ function decodeArgs(source: MediaSource, info: MediaInfo, video: VideoStreamInfo
 }
 
 /** The state between ffmpeg's two outputs and the generator. */
-class FramePump extends OutputPump {
+class FramePump extends OutputPump<VideoFrame> {
   private readonly width: number;
   private readonly height: number;
   private readonly step: number;

@@ -363,7 +363,7 @@ export interface OutputPumpOptions {
  * and a wake-up for the generator. A subclass decides when to pause the output (updateFlow) and
  * what a block becomes.
  */
-export abstract class OutputPump {
+export abstract class OutputPump<T> {
   protected readonly assembler: ChunkAssembler;
   protected readonly blocks: Buffer[] = [];
   protected stdoutEnded = false;
@@ -385,6 +385,36 @@ export abstract class OutputPump {
 
   /** Pauses or resumes the output as the blocks waiting for the consumer require. */
   protected abstract updateFlow(): void;
+
+  /** True once no further item can come. */
+  abstract get finished(): boolean;
+
+  /** The next whole item, or null while none is ready. */
+  abstract take(): T | null;
+
+  /** Throws the input's error when ffmpeg ended badly (after the items were all taken). */
+  abstract checkEnd(code: number | null, signal: NodeJS.Signals | null, stderrTail: readonly string[]): void;
+
+  /**
+   * The items in order as ffmpeg writes them, then its exit checked (checkEnd). An abort throws the
+   * input's AbortError. The caller detaches and kills the tool when done.
+   */
+  async *drain(tool: ToolProcess, signal?: AbortSignal): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      if (signal?.aborted) throw abortError(this.input);
+      const item = this.take();
+      if (item !== null) {
+        yield item;
+        continue;
+      }
+      if (this.finished) break;
+      await this.changed();
+    }
+    if (signal?.aborted) throw abortError(this.input);
+    const exit = await tool.closed;
+    if (signal?.aborted) throw abortError(this.input);
+    this.checkEnd(exit.code, exit.signal, tool.stderrTail());
+  }
 
   private readonly onData = (chunk: Buffer): void => {
     for (const block of this.assembler.push(chunk)) this.blocks.push(block);

@@ -28,7 +28,7 @@ import { EXPORT_SCRIPT, findPython, pythonStatus, runExportTool, torchProblem } 
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, sha256File, type FloatFeed, type ModelSession } from '../../src/models/session';
 import { RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
-import { decodeAudio } from '../../src/media/audio';
+import { readAudio } from '../../src/media/audio';
 import { decodeFrames } from '../../src/media/frames';
 import { ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../../src/stages/acoustic';
 import { VSInput } from '../../src/stages/vs';
@@ -189,14 +189,7 @@ async function faceInputs(manifest: LoadedManifest, n: number): Promise<FloatFee
 
 /** `n` windows of speech: the RAVDESS clip's audio padded to 4 s with its mean at shifts of 0.1 s, normalised as the acoustic stage does. */
 async function speechWindows(n: number): Promise<FloatFeed> {
-  const parts: Float32Array[] = [];
-  for await (const chunk of decodeAudio(RAVDESS_CLIP)) parts.push(chunk.samples);
-  const audio = new Float32Array(parts.reduce((k, p) => k + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    audio.set(p, at);
-    at += p.length;
-  }
+  const audio = (await readAudio(RAVDESS_CLIP)).samples;
   const data = new Float32Array(n * ACOUSTIC_WINDOW_SAMPLES);
   for (let i = 0; i < n; i++) {
     const start = i * 1600;

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { findPython, pythonStatus, runExportTool, torchProblem, type ExportedModel } from '../../src/cli/commands/models';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, type ModelSession } from '../../src/models/session';
-import { decodeAudio } from '../../src/media/audio';
+import { readAudio } from '../../src/media/audio';
 import { decodeFrames } from '../../src/media/frames';
 import { ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../../src/stages/acoustic';
 import { VSInput } from '../../src/stages/vs';
@@ -243,9 +243,7 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
     const [s32, s8s] = await Promise.all([acquireSession(m32, { intraOpNumThreads: THREADS }), acquireSession(m8s, { intraOpNumThreads: THREADS })]);
     try {
       // Speech the calibration did not see: the RAVDESS clip's 3.3 s, padded and normalised as A's stage does.
-      const parts: Float32Array[] = [];
-      for await (const chunk of decodeAudio(RAVDESS_CLIP)) parts.push(chunk.samples);
-      const audio = Float32Array.from(parts.flatMap((p) => Array.from(p)));
+      const audio = (await readAudio(RAVDESS_CLIP)).samples;
       const window = new Float32Array(ACOUSTIC_WINDOW_SAMPLES);
       normaliseWindow(audio.subarray(0, Math.min(audio.length, ACOUSTIC_WINDOW_SAMPLES)), window);
       const input = { data: window, shape: [1, ACOUSTIC_WINDOW_SAMPLES] };
