@@ -17,15 +17,10 @@
 import * as path from 'node:path';
 import { writeFileAtomic } from '../src/io/files';
 import { oneLine } from '../src/io/errors';
-import { decodeFrames } from '../src/media/frames';
-import { probeMedia } from '../src/media/probe';
 import { activationRanges } from '../src/models/calibrate';
-import { readAudio } from '../src/media/audio';
-import { loadManifest, type LoadedManifest } from '../src/models/manifest';
-import { ACOUSTIC_STEP_SAMPLES, ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../src/stages/acoustic';
+import { loadManifest } from '../src/models/manifest';
 import type { FloatFeed } from '../src/models/session';
-import { VSInput } from '../src/stages/vs';
-import { BlazeFaceDetector } from '../src/vision/blazeface';
+import { audioWindows, faceInputs } from './calibration-inputs';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const SAMPLE = path.join(REPO_ROOT, 'examples', 'sample.mp4');
@@ -55,48 +50,6 @@ function parse(argv: readonly string[]): Options {
   if (!o.model || !o.manifest || !o.out) throw new Error('--model, --manifest and --out are needed');
   if (!(Number.isInteger(o.faces) && (o.faces as number) > 0)) throw new Error('--faces: expected a whole number > 0');
   return { model: o.model, manifest: o.manifest, out: o.out, media: o.media, faces: o.faces as number };
-}
-
-/** Up to `most` normalised 4 s windows of each file's audio, every 0.5 s (whole windows only). */
-async function audioWindows(media: readonly string[], most: number): Promise<FloatFeed[]> {
-  const inputs: FloatFeed[] = [];
-  for (const file of media) {
-    const audio = (await readAudio(file)).samples;
-    let found = 0;
-    for (let start = 0; start + ACOUSTIC_WINDOW_SAMPLES <= audio.length && found < most; start += ACOUSTIC_STEP_SAMPLES, found++) {
-      const window = new Float32Array(ACOUSTIC_WINDOW_SAMPLES);
-      normaliseWindow(audio.subarray(start, start + ACOUSTIC_WINDOW_SAMPLES), window);
-      inputs.push({ data: window, shape: [1, ACOUSTIC_WINDOW_SAMPLES] });
-    }
-    if (found === 0) throw new Error(`${file}: less than 4 s of audio for calibration`);
-  }
-  return inputs;
-}
-
-/** Up to `most` faces of each file, prepared as the VS stage prepares them. */
-async function faceInputs(manifest: LoadedManifest, media: readonly string[], most: number): Promise<FloatFeed[]> {
-  const prepare = new VSInput(manifest);
-  const detector = await BlazeFaceDetector.load('front-128', { intraOpNumThreads: 1 });
-  const inputs: FloatFeed[] = [];
-  try {
-    for (const file of media) {
-      const info = await probeMedia(file);
-      const every = Math.max(1, Math.floor((info.frameCount ?? 1) / most));
-      let found = 0;
-      for await (const frame of decodeFrames(file, { info })) {
-        if (frame.index % every !== 0 || found >= most) continue;
-        const faces = await detector.detect(frame);
-        if (faces.length === 0) continue;
-        const largest = faces.reduce((a, b) => ((b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) > (a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) ? b : a));
-        inputs.push({ data: Float32Array.from(prepare.prepare(frame, largest.box)), shape: prepare.shape });
-        found++;
-      }
-      if (found === 0) throw new Error(`${file}: no face found for calibration`);
-    }
-  } finally {
-    await detector.release();
-  }
-  return inputs;
 }
 
 async function main(): Promise<void> {

@@ -29,10 +29,8 @@ import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, sha256File, type FloatFeed, type ModelSession } from '../../src/models/session';
 import { RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
 import { readAudio } from '../../src/media/audio';
-import { decodeFrames } from '../../src/media/frames';
 import { ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../../src/stages/acoustic';
-import { VSInput } from '../../src/stages/vs';
-import { BlazeFaceDetector } from '../../src/vision/blazeface';
+import { faceInputs } from '../../tools/calibration-inputs';
 
 const THREADS = 2;
 const HOP_SECONDS = 0.5;
@@ -168,23 +166,13 @@ function torchTiming(python: string, kind: string, reference: Reference, runs: n
   return { version: out.torch, median: median(out.ms), sameModel };
 }
 
-/** `n` faces of the RAVDESS clip (BlazeFace, every 10th frame) prepared as the VS stage prepares them, as one batch. */
-async function faceInputs(manifest: LoadedManifest, n: number): Promise<FloatFeed> {
-  const prepare = new VSInput(manifest);
-  const detector = await BlazeFaceDetector.load('front-128', { intraOpNumThreads: 1 });
-  const rows: Float32Array[] = [];
-  try {
-    for await (const frame of decodeFrames(RAVDESS_CLIP)) {
-      if (frame.index % 10 !== 0 || rows.length >= n) continue;
-      const [face] = await detector.detect(frame);
-      if (face) rows.push(Float32Array.from(prepare.prepare(frame, face.box)));
-    }
-  } finally {
-    await detector.release();
-  }
-  const data = new Float32Array(rows.length * rows[0].length);
-  rows.forEach((r, i) => data.set(r, i * r.length));
-  return { data, shape: [rows.length, ...prepare.shape.slice(1)] };
+/** Up to `n` faces of the RAVDESS clip, prepared as the VS stage prepares them, as one batch. */
+async function ravdessFaces(manifest: LoadedManifest, n: number): Promise<FloatFeed> {
+  const rows = await faceInputs(manifest, [RAVDESS_CLIP], n);
+  const size = rows[0].data.length;
+  const data = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => data.set(r.data, i * size));
+  return { data, shape: [rows.length, ...rows[0].shape.slice(1)] };
 }
 
 /** `n` windows of speech: the RAVDESS clip's audio padded to 4 s with its mean at shifts of 0.1 s, normalised as the acoustic stage does. */
@@ -361,7 +349,7 @@ async function main(): Promise<void> {
   const vsOut32 = await outputsOf(vsFp32, vsRef.input);
   const vsOut8 = await outputsOf(vsInt8, vsRef.input);
   const vsOut8d = await outputsOf(vsInt8Dynamic, vsRef.input);
-  const faces = await faceInputs(vs.fp32, 8);
+  const faces = await ravdessFaces(vs.fp32, 8);
   const faceOut32 = await outputsOf(vsFp32, faces);
   const faceOut8 = await outputsOf(vsInt8, faces);
   say('');
