@@ -228,6 +228,14 @@ export class ModelSession {
     return this.shared.provider;
   }
 
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
   get fallbacks(): readonly ProviderFailure[] {
     return this.shared.fallbacks;
   }

@@ -8,7 +8,10 @@ import * as path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ModelError } from './errors';
 import type { LoadedManifest } from './manifest';
-import { acquireSession, type FloatFeed, type FloatOutput, type SessionOptions } from './session';
+import { acquireSession, type FloatFeed, type FloatOutput, type ModelSession, type SessionOptions } from './session';
+
+/** What a stage needs of a model, run on this thread (ModelSession) or in a worker (WorkerSession). */
+export type ModelRunner = Pick<ModelSession, 'run' | 'release' | 'provider' | 'manifest' | 'inputNames' | 'outputNames'>;
 
 interface WorkerJob {
   readonly manifestPath: string;

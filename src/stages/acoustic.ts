@@ -45,8 +45,8 @@ import { AUDIO_SAMPLE_RATE, type AudioChunk } from '../media/audio';
 import type { FrameRate } from '../media/types';
 import { ModelError } from '../models/errors';
 import { listManifests, loadManifest, type LoadedManifest } from '../models/manifest';
-import { acquireSession, type FloatFeed, type FloatOutput, type SessionOptions } from '../models/session';
-import { WorkerSession } from '../models/worker-session';
+import { acquireSession, type SessionOptions } from '../models/session';
+import { WorkerSession, type ModelRunner } from '../models/worker-session';
 
 /** What the CLI and nodes show when no acoustic model is configured. */
 export const NO_ACOUSTIC_MODEL = 'no acoustic model configured';
@@ -423,7 +423,7 @@ export async function openAcousticModel(manifest: LoadedManifest | string, sessi
   const loaded = typeof manifest === 'string' ? await loadManifest(manifest) : manifest;
   const { labels, batch } = checkAcousticManifest(loaded);
   const { inWorker, ...options } = sessionOptions;
-  const handle = inWorker ? await workerRunner(loaded, options) : await mainThreadRunner(loaded, options);
+  const handle: ModelRunner = inWorker ? await WorkerSession.load(loaded, options) : await acquireSession(loaded, options);
   const inputName = loaded.input.name;
   const outputName = loaded.outputs.scores;
   const missing = !handle.inputNames.includes(inputName)
@@ -462,29 +462,6 @@ export interface AcousticSessionOptions extends SessionOptions {
    * the paper pipeline, then run beside the visual models instead of between their frames.
    */
   readonly inWorker?: boolean;
-}
-
-interface WindowRunner {
-  readonly provider: string;
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  run(feeds: Readonly<Record<string, FloatFeed>>, outputNames: readonly string[]): Promise<Record<string, FloatOutput>>;
-  release(): Promise<void>;
-}
-
-async function mainThreadRunner(manifest: LoadedManifest, options: SessionOptions): Promise<WindowRunner> {
-  const handle = await acquireSession(manifest, options);
-  return {
-    provider: handle.provider,
-    inputNames: handle.session.inputNames,
-    outputNames: handle.session.outputNames,
-    run: (feeds, names) => handle.run(feeds, names),
-    release: () => handle.release(),
-  };
-}
-
-function workerRunner(manifest: LoadedManifest, options: SessionOptions): Promise<WindowRunner> {
-  return WorkerSession.load(manifest, options);
 }
 
 /** Checks an acoustic manifest; returns its labels and its batch dimension (-1 = dynamic). */

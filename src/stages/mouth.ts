@@ -18,8 +18,8 @@ import * as path from 'node:path';
 import type { RgbImage } from '../media/types';
 import { ModelError } from '../models/errors';
 import { DEFAULT_MODELS_DIR, loadManifest, type LoadedManifest } from '../models/manifest';
-import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
-import { WorkerSession } from '../models/worker-session';
+import { acquireSession, type SessionOptions } from '../models/session';
+import { WorkerSession, type ModelRunner } from '../models/worker-session';
 import type { Box } from '../vision/types';
 
 /** The package's facemesh manifest. */
@@ -217,7 +217,6 @@ function positiveOption(v: number | undefined, name: string, fallback: number): 
 }
 
 /** Where the mesh model runs: a session on this thread or in a worker. */
-type MeshRunner = Pick<ModelSession, 'run' | 'release' | 'provider' | 'manifest'>;
 
 export class MouthOpenCue {
   readonly threshold: number;
@@ -226,9 +225,9 @@ export class MouthOpenCue {
   private readonly model: MeshModel;
   private readonly inputShape: readonly number[];
   private queue: Promise<unknown> = Promise.resolve();
-  private handle: MeshRunner | undefined;
+  private handle: ModelRunner | undefined;
 
-  private constructor(handle: MeshRunner, model: MeshModel, options: MouthOpenOptions) {
+  private constructor(handle: ModelRunner, model: MeshModel, options: MouthOpenOptions) {
     this.handle = handle;
     this.model = model;
     this.threshold = positiveOption(options.threshold, 'threshold', DEFAULT_MOUTH_OPEN_THRESHOLD);
@@ -276,7 +275,7 @@ export class MouthOpenCue {
     return this.session.provider;
   }
 
-  private get session(): MeshRunner {
+  private get session(): ModelRunner {
     if (this.handle === undefined) throw new ModelError('mouth-open cue used after release');
     return this.handle;
   }

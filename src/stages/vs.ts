@@ -6,8 +6,8 @@ import { LabelRemap } from '../core/emotions';
 import type { RgbImage } from '../media/types';
 import { ModelError } from '../models/errors';
 import type { ImageLayout, LoadedManifest } from '../models/manifest';
-import { acquireSession, type FloatFeed, type FloatOutput, type SessionOptions } from '../models/session';
-import { WorkerSession } from '../models/worker-session';
+import { acquireSession, type SessionOptions } from '../models/session';
+import { WorkerSession, type ModelRunner } from '../models/worker-session';
 import { cropImage, letterboxImage, resizeImage, toTensor } from '../vision/image';
 import type { Box } from '../vision/types';
 
@@ -81,13 +81,6 @@ interface QueuedCrop {
   readonly reject: (err: unknown) => void;
 }
 
-/** What the stage needs of a session, on this thread or in a worker. */
-interface VSRunner {
-  readonly provider: string;
-  run(feeds: Readonly<Record<string, FloatFeed>>, outputNames: readonly string[]): Promise<Record<string, FloatOutput>>;
-  release(): Promise<void>;
-}
-
 export class StaticVisualStage {
   readonly id: string;
   private readonly remap: LabelRemap;
@@ -98,7 +91,7 @@ export class StaticVisualStage {
   private sent = 0;
 
   private constructor(
-    private readonly handle: VSRunner,
+    private readonly handle: ModelRunner,
     readonly manifest: LoadedManifest,
     private readonly inWorker: boolean,
     /** Most crops per model call. */
@@ -118,7 +111,7 @@ export class StaticVisualStage {
   static async load(manifest: LoadedManifest, options: StaticVisualOptions = {}): Promise<StaticVisualStage> {
     const { inWorker, batch, ...sessionOptions } = options;
     if (batch !== undefined && !(Number.isInteger(batch) && batch >= 1)) throw new RangeError(`batch must be a whole number >= 1, got ${batch}`);
-    const handle: VSRunner = inWorker ? await WorkerSession.load(manifest, sessionOptions) : await acquireSession(manifest, sessionOptions);
+    const handle: ModelRunner = inWorker ? await WorkerSession.load(manifest, sessionOptions) : await acquireSession(manifest, sessionOptions);
     try {
       return new StaticVisualStage(handle, manifest, inWorker === true, batch ?? 1);
     } catch (err) {
