@@ -161,6 +161,18 @@ export const gc: () => void = (() => {
   return vm.runInNewContext('gc') as () => void;
 })();
 
+/**
+ * The process's memory once garbage is gone. V8 frees the memory of collected ArrayBuffers on a
+ * background thread after the collection, so a reading right after one gc() can still count the
+ * frames it just found dead; a second collection, a turn later, waits for that sweep.
+ */
+export async function settledMemory(): Promise<NodeJS.MemoryUsage> {
+  gc();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  gc();
+  return process.memoryUsage();
+}
+
 /** ffmpeg / ffprobe processes that are children of this process (from /proc). */
 export function ffmpegChildren(): number[] {
   const found: number[] = [];

@@ -3,7 +3,7 @@ import { openSessionCount } from '../../src/models/session';
 import type { CompoundPayload, EndPayload } from '../../src/nodes-api/messages';
 import { openCreditCount } from '../../nodes/common/flow-control';
 import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
-import { ffmpegChildren, gc, helper, nextMessage, NODES, pipelineFlow, runPipeline, sleep } from './helpers';
+import { ffmpegChildren, helper, nextMessage, NODES, pipelineFlow, runPipeline, settledMemory, sleep } from './helpers';
 
 /** Resolves when `out` has seen `count` compound results. */
 function resultsArrive(count: number, timeoutMs = 60_000): Promise<void> {
@@ -57,8 +57,7 @@ describe('Node-RED nodes: deploys, stops and failures', function () {
       // The test helper's spies on Node.prototype.send keep every message sent (frames included):
       // that is the harness's memory, not the nodes', so it is let go before measuring.
       helper._sandbox.resetHistory();
-      gc();
-      const m = process.memoryUsage();
+      const m = await settledMemory();
       heap.push(m.heapUsed / 2 ** 20);
       buffers.push(m.arrayBuffers / 2 ** 20);
     }
@@ -67,8 +66,7 @@ describe('Node-RED nodes: deploys, stops and failures', function () {
     assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left');
     assert.equal(openCreditCount(), 0);
     assert.equal(openSessionCount(), sessionsBefore, 'every onnxruntime session was released');
-    gc();
-    const settled = process.memoryUsage().heapUsed / 2 ** 20;
+    const settled = (await settledMemory()).heapUsed / 2 ** 20;
     // Memory after the last deploys is what it was after the first few: nothing accumulates per deploy.
     const early = Math.max(...heap.slice(2, 6));
     const late = Math.max(...heap.slice(16, 20));
