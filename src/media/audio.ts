@@ -40,7 +40,7 @@ import * as os from 'node:os';
 import { resolveFfmpeg, type ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
 import { probeMedia } from './probe';
-import { OutputPump, abortError, lastMeaningfulLine, spawnTool, type ToolProcess } from './process';
+import { OutputPump, abortError, lastMeaningfulLine, spawnTool } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
 import type { AudioStreamInfo, MediaInfo } from './types';
 

@@ -2,8 +2,8 @@
  * npm run bench — the video pipeline's speed and memory on this machine:
  *  - on the RAVDESS clip, in the same run: decode only (ffmpeg to raw RGB, the floor), `cer analyze`
  *    (voice activity and the mouth-open cue on), its real-time factor and its ratio to the floor
- *    (targets: RTF ≤ 0.25, ≤ 2× the floor); the audio path's cost per second of media and the
- *    mouth-open cue's per frame;
+ *    (targets: RTF ≤ 0.25, ≤ 2× the floor); the audio path's cost per second of media, and face
+ *    detection's (with its letterbox) and the mouth-open cue's per frame;
  *  - peak RSS of `cer analyze` streaming a synthetic 720p30 video with a face overlaid, 1 and
  *    10 minutes long (target ≤ 400 MB, independent of length).
  */
@@ -18,7 +18,10 @@ import { decodeFramesInWorker } from '../../src/media/frame-worker';
 import { probeMedia } from '../../src/media/probe';
 import { MouthOpenCue } from '../../src/stages/mouth';
 import { SileroVAD } from '../../src/stages/vad';
-import { BlazeFaceDetector } from '../../src/vision/blazeface';
+import { BLAZEFACE_VARIANTS, BlazeFaceDetector, blazeFaceManifestPath } from '../../src/vision/blazeface';
+import { loadManifest } from '../../src/models/manifest';
+import { preprocessImage } from '../../src/vision/image';
+import type { FaceDetection } from '../../src/vision/types';
 import { CER } from '../helpers/cli';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 
@@ -109,20 +112,42 @@ async function main(): Promise<void> {
       await vad.release();
       console.log(`audio path (decode 16 kHz mono + Silero VAD):      ${((1000 * median(audioRuns)) / duration).toFixed(1)} ms per second of media`);
 
-      // The mouth-open cue alone, per frame, on the clip's faces.
-      const detector = await BlazeFaceDetector.load('front-128', { intraOpNumThreads: 1 });
+      // Face detection and the mouth-open cue alone, per frame, on the clip's frames (one thread each).
+      const detectors = await Promise.all(BLAZEFACE_VARIANTS.map((variant) => BlazeFaceDetector.load(variant, { intraOpNumThreads: 1 })));
       const mouth = await MouthOpenCue.load(undefined, { intraOpNumThreads: 1 });
+      const detectSeconds = BLAZEFACE_VARIANTS.map(() => 0);
+      let letterboxSeconds = 0;
+      let frames = 0;
       let cueSeconds = 0;
       let cues = 0;
+      // front-128's own input preparation, as its manifest gives it, timed on its own.
+      const front = await loadManifest(blazeFaceManifestPath('front-128'));
+      const input = front.preprocessing as NonNullable<typeof front.preprocessing>;
+      const letterbox = new Float32Array(128 * 128 * 3);
+      const scratch = new Uint8Array(128 * 128 * 3);
       for await (const frame of decodeFramesInWorker(RAVDESS_CLIP, { info, reuseBuffers: true })) {
-        const [face] = await detector.detect(frame);
+        const t = performance.now();
+        preprocessImage(frame, input, front.input.layout === 'NCHW' ? 'NCHW' : 'NHWC', { scratch, tensor: letterbox });
+        letterboxSeconds += (performance.now() - t) / 1000;
+        let face: FaceDetection | undefined;
+        for (const [i, detector] of detectors.entries()) {
+          const t0 = performance.now();
+          const found = await detector.detect(frame);
+          detectSeconds[i] += (performance.now() - t0) / 1000;
+          if (i === 0) face = found[0];
+        }
+        frames++;
         if (!face) continue;
         const t0 = performance.now();
         await mouth.measure(frame, face.box);
         cueSeconds += (performance.now() - t0) / 1000;
         cues++;
       }
-      await Promise.all([detector.release(), mouth.release()]);
+      await Promise.all([...detectors.map((d) => d.release()), mouth.release()]);
+      for (const [i, variant] of BLAZEFACE_VARIANTS.entries()) {
+        console.log(`face detection, BlazeFace ${variant.padEnd(9)} (1280×720):  ${((1000 * detectSeconds[i]) / frames).toFixed(2)} ms per frame`);
+      }
+      console.log(`  of which the letterbox to 128×128 and its tensor:  ${((1000 * letterboxSeconds) / frames).toFixed(2)} ms per frame`);
       console.log(`mouth-open cue (facemesh 192×192 + lip gap):       ${((1000 * cueSeconds) / cues).toFixed(2)} ms per frame`);
     }
 

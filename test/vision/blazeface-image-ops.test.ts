@@ -132,7 +132,7 @@ describe('vision/image', () => {
     assert.throws(() => toTensor(img, pm1, 'NHWC', new Float32Array(5)), /tensor buffer has 5 values, 6 needed/);
   });
 
-  it('preprocesses a real 1280x720 frame quickly, reusing buffers', async function () {
+  it('preprocesses a real 1280x720 frame into the buffers it is given, call after call', async function () {
     requireTestdata(this, RAVDESS_CLIP);
     const frame = await decodeImageForTest(RAVDESS_CLIP);
     assert.deepEqual([frame.width, frame.height], [1280, 720]);
@@ -146,11 +146,8 @@ describe('vision/image', () => {
     assert.equal(first.tensor, tensor, 'wrote into the given buffer');
     assert.deepEqual([first.mapping.contentWidth, first.mapping.contentHeight, first.mapping.padY], [128, 72, 28]);
     assert.equal(tensor[0], -1, 'padding is black: -1');
-    const n = 200;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) preprocessImage(frame, pre, 'NHWC', { scratch, tensor });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6 / n;
-    console.log(`      letterbox 1280x720 -> 128x128 + tensor: ${ms.toFixed(3)} ms`);
-    assert.ok(ms < 20, `${ms} ms`);
+    const again = preprocessImage(frame, pre, 'NHWC', { scratch, tensor });
+    assert.equal(again.tensor, tensor, 'the next call writes into the same buffer');
+    assert.deepEqual(again.mapping, first.mapping);
   });
 });

@@ -108,17 +108,6 @@ describe('vision/blazeface', () => {
         assert.ok(kp[0][0] < 640 && kp[1][0] > 640, 'eyes either side of the middle');
         assert.ok(kp[3][1] > kp[2][1] && kp[2][1] > kp[0][1], 'eyes above nose above mouth');
       });
-
-      it('keeps its per-frame cost low', async () => {
-        const d = detector(variant);
-        await d.detect(ravdess);
-        const n = 30;
-        const t0 = process.hrtime.bigint();
-        for (let i = 0; i < n; i++) await d.detect(ravdess);
-        const ms = Number(process.hrtime.bigint() - t0) / 1e6 / n;
-        console.log(`      ${variant}: ${ms.toFixed(2)} ms per detection of a 1280x720 frame (cpu)`);
-        assert.ok(ms < 200, `${ms} ms`);
-      });
     });
   }
 
