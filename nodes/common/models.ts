@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../../src/models/errors';
-import { DEFAULT_MODELS_DIR, PACKAGE_ROOT, listManifests, loadManifest, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
+import { DEFAULT_MODELS_DIR, PACKAGE_ROOT, listManifests, loadManifest, manifestOfOnnx, selectModels, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
 import type { SessionOptions } from '../../src/models/session';
 
 /** Session options of a node without a model config: those of `cer analyze` (cpu, one thread per model). */
@@ -39,14 +39,9 @@ export async function resolveModelSpec(spec: string, task: ModelTask): Promise<L
   if (/\.json$/i.test(s)) {
     manifest = await loadManifest(resolveUserPath(s));
   } else if (/\.onnx$/i.test(s)) {
-    const onnx = resolveUserPath(s);
-    const beside = onnx.replace(/\.onnx$/i, '.json');
-    if (!fs.existsSync(beside)) throw new ModelError(`${s}: an ONNX file needs its manifest beside it (${path.basename(beside)}): it says what the model is for and how to feed it`);
-    manifest = await loadManifest(beside);
-    if (path.resolve(manifest.modelPath) !== onnx) throw new ModelError(`${manifest.label}: names ${path.basename(manifest.modelPath)}, not ${path.basename(onnx)}`);
+    manifest = await manifestOfOnnx(resolveUserPath(s));
   } else if (s.includes('/') || s.includes(path.sep) || s.startsWith('.')) {
-    const dir = resolveUserPath(s);
-    const found = (await listManifests(dir)).find((m) => m.task === task);
+    const found = (await selectModels([resolveUserPath(s)], [task])).get(task);
     if (found === undefined) throw new ModelError(`${s}: no ${task} model manifest in this folder`);
     return found;
   } else {

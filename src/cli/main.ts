@@ -33,7 +33,11 @@ export function buildProgram(): Command {
     .option('--format <formats>', 'output formats, comma-separated: json, csv, abaw (the challenge text file), png (a timeline)', 'json')
     .option('--fusion <preset|file>', 'paper-v (default), paper-av7, paper-av8, or a JSON fusion object (e.g. from fit-weights)')
     .option('--rule <rule>', 'none (default), rule1, rule2')
-    .option('--models <default|dir>', 'the bundled models, or a folder of model manifests (tasks it lacks come from the bundled ones)', 'default')
+    .option(
+      '--models <default|list>',
+      'the bundled models, or model folders and manifest files, comma-separated, earlier ones first; a folder may hold one model per task (name the manifest where it holds several); tasks they lack come from the bundled ones',
+      'default',
+    )
     .option('--target <policy>', 'whose face: largest (default), longest-seen, all (every track gets its own results)', 'largest')
     .option('--detector <variant>', 'BlazeFace variant: front-128 (near faces, default) or back-256 (small faces)', 'front-128')
     .option('--whole-frame-face', 'skip face detection: the whole image is the face (pre-cropped face images)')

@@ -399,15 +399,70 @@ export async function listManifests(dir: string = DEFAULT_MODELS_DIR): Promise<L
 }
 
 /**
- * The manifest in `dir` for `task` (and `id`, when given); with several candidates and no id, the
- * first by file name. Throws a ModelError when there is none.
+ * The manifest in `dir` for `task` (and `id`, when given). Throws a ModelError when there is none,
+ * or when, without an id, there are several (see selectModels).
  */
 export async function findManifest(dir: string, task: ModelTask, id?: string): Promise<LoadedManifest> {
-  const all = await listManifests(dir);
-  const found = all.find((m) => m.task === task && (id === undefined || m.id === id));
-  if (!found) {
-    const what = id === undefined ? `task ${task}` : `task ${task} with id ${id}`;
-    throw new ModelError(`${displayPath(dir)}: no model manifest for ${what}`);
+  if (id === undefined) {
+    const found = (await selectModels([dir], [task])).get(task);
+    if (found === undefined) throw new ModelError(`${displayPath(dir)}: no model manifest for task ${task}`);
+    return found;
   }
+  const found = (await listManifests(dir)).find((m) => m.task === task && m.id === id);
+  if (!found) throw new ModelError(`${displayPath(dir)}: no model manifest for task ${task} with id ${id}`);
   return found;
+}
+
+/**
+ * The manifest an ONNX model file is described by: the `.json` of the same name beside it, which
+ * must name that file.
+ */
+export async function manifestOfOnnx(onnxPath: string): Promise<LoadedManifest> {
+  const beside = onnxPath.replace(/\.onnx$/i, '.json');
+  if (!fs.existsSync(beside)) {
+    throw new ModelError(`${displayPath(onnxPath)}: an ONNX file needs its manifest beside it (${path.basename(beside)}): it says what the model is for and how to feed it`);
+  }
+  const manifest = await loadManifest(beside);
+  if (path.resolve(manifest.modelPath) !== path.resolve(onnxPath)) throw new ModelError(`${manifest.label}: names ${path.basename(manifest.modelPath)}, not ${path.basename(onnxPath)}`);
+  return manifest;
+}
+
+/**
+ * One manifest per task from a list of manifest files, ONNX files (with their manifest beside them)
+ * and folders of manifests; an entry earlier in the list wins a task over a later one. Only `tasks`
+ * are considered when given. A folder with several manifests for a task no earlier entry settled is
+ * an error naming them, not a silent pick: `cer models export --quantize` writes fp32 and int8
+ * models side by side, and which one runs must be the user's choice.
+ */
+export async function selectModels(entries: readonly string[], tasks?: readonly ModelTask[]): Promise<Map<ModelTask, LoadedManifest>> {
+  const wanted = (task: ModelTask): boolean => tasks === undefined || tasks.includes(task);
+  const chosen = new Map<ModelTask, LoadedManifest>();
+  for (const entry of entries) {
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(entry);
+    } catch {
+      throw new ModelError(`${displayPath(entry)}: no such model file or folder`);
+    }
+    if (!stat.isDirectory()) {
+      const manifest = /\.onnx$/i.test(entry) ? await manifestOfOnnx(entry) : await loadManifest(entry);
+      if (!wanted(manifest.task)) continue;
+      const earlier = chosen.get(manifest.task);
+      if (earlier !== undefined) throw new ModelError(`${manifest.label}: a second ${manifest.task} model, after ${earlier.label}`);
+      chosen.set(manifest.task, manifest);
+      continue;
+    }
+    const byTask = new Map<ModelTask, LoadedManifest[]>();
+    for (const m of await listManifests(entry)) {
+      if (wanted(m.task) && !chosen.has(m.task)) byTask.set(m.task, [...(byTask.get(m.task) ?? []), m]);
+    }
+    for (const [task, candidates] of byTask) {
+      if (candidates.length > 1) {
+        const names = candidates.map((m) => path.basename(m.manifestPath)).join(', ');
+        throw new ModelError(`${displayPath(entry)}: ${candidates.length} ${task} models (${names}): name the one to use by its manifest file`);
+      }
+      chosen.set(task, candidates[0]);
+    }
+  }
+  return chosen;
 }

@@ -24,7 +24,7 @@ import { ffmpegFeatures } from '../media/frames';
 import { probeMedia } from '../media/probe';
 import { frameRateValue, type MediaInfo, type VideoFrame } from '../media/types';
 import { ModelError } from '../models/errors';
-import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest, type ModelTask } from '../models/manifest';
+import { DEFAULT_MODELS_DIR, listManifests, selectModels, type LoadedManifest, type ModelTask } from '../models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
 import { createVDStage, TEMPORAL_SMOOTHING_VD_ID, type VDStage } from '../stages/vd';
 import { ACOUSTIC_WINDOW_SAMPLES, NO_ACOUSTIC_MODEL, openAcousticModel, type AcousticModel } from '../stages/acoustic';
@@ -39,7 +39,10 @@ import type { TargetPolicy } from '../vision/target';
 import type { Box, TrackedFace } from '../vision/types';
 
 export interface PipelineOptions {
-  /** `default` (the package's models) or a folder of manifests; tasks it lacks come from the package's. */
+  /**
+   * `default` (the package's models) or model folders and manifest files, comma-separated, earlier
+   * ones first; a folder may hold one model per task. Tasks they lack come from the package's.
+   */
   readonly models?: string;
   /** Face detector variant when the models folder has none of its own; default front-128. */
   readonly detector?: BlazeFaceVariant;
@@ -216,16 +219,18 @@ function fusionModels(spec: FusionSpec): string[] {
   return three ? ['vs', 'vd', 'a'] : ['vs', 'vd'];
 }
 
-/** The manifest to use for each task: the folder's own, else the package's. */
+/**
+ * The manifest to use for each task: `models` is "default" or a comma-separated list of model
+ * folders and manifest (or ONNX) files, earlier ones first (see selectModels); tasks it leaves open
+ * get the package's own model.
+ */
 async function modelsFor(models: string): Promise<Map<ModelTask, LoadedManifest>> {
-  const byTask = new Map<ModelTask, LoadedManifest>();
-  const take = (list: LoadedManifest[]): void => {
-    for (const m of list) if (!byTask.has(m.task)) byTask.set(m.task, m);
-  };
-  if (models !== 'default') take(await listManifests(path.resolve(models)));
-  const defaults = await listManifests(DEFAULT_MODELS_DIR);
-  // The package's own face detector is chosen by variant, not by file order.
-  take(defaults.filter((m) => m.task !== 'face-detection' && m.task !== 'dynamic-visual'));
+  const entries = models === 'default' ? [] : models.split(',').map((e) => e.trim()).filter((e) => e !== '').map((e) => path.resolve(e));
+  const byTask = await selectModels(entries);
+  // The package's own face detector is chosen by variant; it has no sequence-model VD.
+  for (const m of await listManifests(DEFAULT_MODELS_DIR)) {
+    if (m.task !== 'face-detection' && m.task !== 'dynamic-visual' && !byTask.has(m.task)) byTask.set(m.task, m);
+  }
   return byTask;
 }
 

@@ -44,7 +44,7 @@ import { LabelRemap, NUM_BASIC, type OutputKind } from '../core/emotions';
 import { AUDIO_SAMPLE_RATE, type AudioChunk } from '../media/audio';
 import type { FrameRate } from '../media/types';
 import { ModelError } from '../models/errors';
-import { listManifests, loadManifest, type LoadedManifest } from '../models/manifest';
+import { loadManifest, type LoadedManifest } from '../models/manifest';
 import { acquireSession, type SessionOptions } from '../models/session';
 import { WorkerSession, type ModelRunner } from '../models/worker-session';
 
@@ -482,12 +482,6 @@ export function checkAcousticManifest(manifest: LoadedManifest): { labels: reado
     throw new ModelError(`${label}: labels: ${(err as Error).message}`);
   }
   return { labels: manifest.labels, batch: shape[0] };
-}
-
-/** The first acoustic manifest in `dir` (by file name), or null when there is none. */
-export async function findAcousticManifest(dir: string): Promise<LoadedManifest | null> {
-  const all = await listManifests(dir);
-  return all.find((m) => m.task === 'acoustic') ?? null;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   listManifests,
   loadManifest,
   loadManifestSync,
+  selectModels,
   validateManifest,
 } from '../../src/models/manifest';
 import { ModelError } from '../../src/models/errors';
@@ -17,6 +18,7 @@ import { REPO_ROOT } from '../helpers/testdata';
 type Json = Record<string, unknown>;
 
 const FRONT = path.join(DEFAULT_MODELS_DIR, 'blazeface-front-128.json');
+const BACK = path.join(DEFAULT_MODELS_DIR, 'blazeface-back-256.json');
 
 function frontJson(): Json {
   return JSON.parse(fs.readFileSync(FRONT, 'utf8')) as Json;
@@ -61,8 +63,26 @@ describe('models/manifest', () => {
     assert.ok(ids.includes('blazeface-front-128') && ids.includes('blazeface-back-256'), ids.join(', '));
     const back = await findManifest(DEFAULT_MODELS_DIR, 'face-detection', 'blazeface-back-256');
     assert.equal(back.preprocessing?.size[0], 256);
-    assert.equal((await findManifest(DEFAULT_MODELS_DIR, 'face-detection')).task, 'face-detection');
     await assert.rejects(findManifest(DEFAULT_MODELS_DIR, 'face-detection', 'nope'), /models: no model manifest for task face-detection with id nope/);
+    // Two face detectors and no id: which one is not guessed.
+    await assert.rejects(findManifest(DEFAULT_MODELS_DIR, 'face-detection'), /^ModelError: models: 2 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json\): name the one to use by its manifest file$/);
+    assert.equal((await findManifest(DEFAULT_MODELS_DIR, 'face-landmarks')).id, 'facemesh');
+  });
+
+  it('selects one model per task from folders and files, earlier entries first, and never guesses between two', async () => {
+    // models/ holds two face detectors: a folder alone cannot say which one runs.
+    await assert.rejects(selectModels([DEFAULT_MODELS_DIR]), /^ModelError: models: 2 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json\): name the one to use by its manifest file$/);
+    // Named by its manifest (or its ONNX file) before the folder, the choice is made.
+    for (const named of [BACK, BACK.replace(/\.json$/, '.onnx')]) {
+      const chosen = await selectModels([named, DEFAULT_MODELS_DIR]);
+      assert.equal(chosen.get('face-detection')?.id, 'blazeface-back-256');
+      assert.deepEqual([...chosen.keys()].sort(), ['face-detection', 'face-landmarks', 'static-visual', 'voice-activity']);
+    }
+    // Only the tasks asked for are looked at.
+    const vs = await selectModels([DEFAULT_MODELS_DIR], ['static-visual']);
+    assert.deepEqual([...vs.values()].map((m) => m.id), ['vs-fer2013-minixception']);
+    await assert.rejects(selectModels([FRONT, BACK]), /^ModelError: models\/blazeface-back-256\.json: a second face-detection model, after models\/blazeface-front-128\.json$/);
+    await assert.rejects(selectModels([path.join(DEFAULT_MODELS_DIR, 'absent')]), /^ModelError: models\/absent: no such model file or folder$/);
   });
 
   it('names the manifest and the field in one-line validation errors', () => {

@@ -234,6 +234,17 @@ describe('cer analyze: the visual path on real media', function () {
       expectOneLineError([ASTRONAUT_PNG, '--models', modelsDir], /vs-fer2013-minixception\.json: .*checksum mismatch \(expected 0{64}, got [0-9a-f]{64}\)/);
     });
 
+    it('a models folder with two models for one task: which one runs is not guessed', () => {
+      const bundled = path.join(REPO_ROOT, 'models');
+      expectOneLineError([ASTRONAUT_PNG, '--models', bundled], /models: 2 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json\): name the one to use by its manifest file$/);
+      // Named before the folder, the choice is made.
+      const r = cer(['analyze', ASTRONAUT_PNG, '--models', `${path.join(bundled, 'blazeface-back-256.json')},${bundled}`, '--out', badOut]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /models: faces blazeface-back-256 \(cpu\), VS vs-fer2013-minixception/);
+      const analysis = JSON.parse(fs.readFileSync(path.join(badOut, 'astronaut.json'), 'utf8')) as Analysis;
+      assert.ok(analysis.results[0].face !== null, 'back-256 finds the astronaut');
+    });
+
     it('one bad input among good ones: the good ones are written, the exit status says it failed', () => {
       const r = cer(['analyze', fx.empty, ASTRONAUT_PNG, '--out', badOut, '--quiet']);
       assert.equal(r.status, 1);

@@ -4,11 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { softmax } from '../../src/core/emotions';
 import { AUDIO_SAMPLE_RATE, decodeAudio, readAudio, type AudioChunk } from '../../src/media/audio';
-import type { LoadedManifest } from '../../src/models/manifest';
+import { selectModels, type LoadedManifest } from '../../src/models/manifest';
 import {
   AcousticStage,
   DisabledAcousticStage,
-  findAcousticManifest,
   loadAcousticStage,
   NO_ACOUSTIC_MODEL,
   normaliseWindow,
@@ -346,14 +345,15 @@ describe('stages/acoustic', function () {
     await none.end();
     assert.equal(none.frame(1000), null);
     await none.release();
-    // A folder with no acoustic manifest gives null; one with it gives it.
+    // A folder with no acoustic manifest has none to give; one with several does not pick one.
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'acoustic-none-'));
     try {
-      assert.equal(await findAcousticManifest(empty), null);
+      assert.equal((await selectModels([empty], ['acoustic'])).size, 0);
     } finally {
       fs.rmSync(empty, { recursive: true, force: true });
     }
-    assert.equal((await findAcousticManifest(dir))?.task, 'acoustic');
+    await assert.rejects(selectModels([dir], ['acoustic']), /: 3 acoustic models \(acoustic-test-7-b1\.json, acoustic-test-7\.json, acoustic-test-8\.json\): name the one to use by its manifest file$/);
+    assert.equal((await selectModels([model8.manifestPath, dir], ['acoustic'])).get('acoustic')?.id, 'acoustic-test-8');
     const some = await loadAcousticStage(model8, { fps: 25 }, SESSION);
     assert.equal(some.enabled, true);
     assert.match(some.status, /^acoustic model acoustic-test-8 \(cpu\)$/);
