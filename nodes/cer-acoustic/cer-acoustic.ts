@@ -14,10 +14,17 @@
  */
 import type { AudioChunk } from '../../src/media/audio';
 import type { FrameRate } from '../../src/media/types';
-import type { LoadedManifest } from '../../src/models/manifest';
 import type { SessionOptions } from '../../src/models/session';
 import { isEndPayload, type AudioPayload, type EndPayload, type ProbsPayload } from '../../src/nodes-api/messages';
-import { loadAcousticStage, NO_ACOUSTIC_MODEL, type AcousticSource } from '../../src/stages/acoustic';
+import {
+  AcousticStage,
+  DisabledAcousticStage,
+  NO_ACOUSTIC_MODEL,
+  openAcousticModel,
+  type AcousticModel,
+  type AcousticSource,
+  type AcousticStageOptions,
+} from '../../src/stages/acoustic';
 import { DEFAULT_VAD_MANIFEST, FrameSpeech, SileroVAD } from '../../src/stages/vad';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { asAudio } from '../common/payloads';
@@ -56,14 +63,18 @@ export = function register(RED: NodeAPI): void {
     const meter = new RateMeter();
     let modelName = NO_ACOUSTIC_MODEL;
 
-    const loading: Promise<{ manifest: LoadedManifest; session: SessionOptions } | null> = (async () => {
+    // The model opens once for the node, in a worker thread as in `cer analyze`: a window of the
+    // paper's wav2vec2 takes a few hundred ms, which would stall Node-RED's event loop (editor,
+    // dashboard, every other node) on its main thread. Every stream's stage shares it.
+    const loading: Promise<{ model: AcousticModel; session: SessionOptions } | null> = (async () => {
       if (def.model && config === null) throw new Error('the model config node is missing');
       if (config === null) return null;
       status.loading('loading acoustic model');
-      const use = await config.use(node, 'acoustic');
+      const use = await config.use(node, 'acoustic', { openSession: false });
       if (use.manifest === null) return null;
-      modelName = `${use.manifest.id} · ${use.provider ?? 'cpu'}`;
-      return { manifest: use.manifest, session: use.session };
+      const model = await openAcousticModel(use.manifest, { ...use.session, inWorker: true });
+      modelName = `${use.manifest.id} · ${model.provider} · worker thread`;
+      return { model, session: use.session };
     })();
     loading.then(
       (model) => (model === null ? status.idle(NO_ACOUSTIC_MODEL) : status.ready(modelName)),
@@ -82,7 +93,8 @@ export = function register(RED: NodeAPI): void {
       const speech = model !== null && gate ? new FrameSpeech(rate) : null;
       const vad = speech !== null && model !== null ? await SileroVAD.load(DEFAULT_VAD_MANIFEST, model.session) : null;
       try {
-        const stage = await loadAcousticStage(model?.manifest ?? null, speech ? { fps: rate, gate: speech.gate(), skip: speech.skip(), referenceCompat: compat } : { fps: rate, referenceCompat: compat }, model?.session);
+        const options: AcousticStageOptions = speech ? { fps: rate, gate: speech.gate(), skip: speech.skip(), referenceCompat: compat } : { fps: rate, referenceCompat: compat };
+        const stage: AcousticSource = model !== null ? AcousticStage.fromModel(model.model, options) : new DisabledAcousticStage();
         return { stage, vad, speech, rate, fps: rate.num / rate.den, emitted: 0, base: msg };
       } catch (err) {
         await vad?.release();
@@ -154,7 +166,7 @@ export = function register(RED: NodeAPI): void {
       const all = streams.keys().map((k) => streams.peek(k));
       streams.clear();
       await Promise.all(all.map((p) => p?.then(close, () => undefined)));
-      await loading.catch(() => null);
+      await (await loading.catch(() => null))?.model.release();
       await config?.unuse(node);
       status.clear();
     });

@@ -53,7 +53,7 @@ export = function register(RED: NodeAPI): void {
     Object.defineProperty(node, 'sessionOptions', { value: sessionOptions });
     Object.defineProperty(node, 'users', { get: () => users.size });
 
-    node.use = async (user: Node, task: ModelTask): Promise<ModelUse> => {
+    node.use = async (user: Node, task: ModelTask, options: { readonly openSession?: boolean } = {}): Promise<ModelUse> => {
       if (optionsError !== null) throw optionsError;
       if (closed) throw new Error('the model config node has been stopped');
       users.add(user.id);
@@ -64,7 +64,7 @@ export = function register(RED: NodeAPI): void {
         manifest.catch(() => manifests.delete(task));
       }
       const m = await manifest;
-      if (m === null) return { manifest: null, provider: null, session: sessionOptions };
+      if (m === null || options.openSession === false) return { manifest: m, provider: null, session: sessionOptions };
       let hold = holds.get(m.modelPath);
       if (hold === undefined) {
         hold = acquireSession(m, sessionOptions);

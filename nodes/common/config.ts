@@ -7,7 +7,7 @@ import type { Node } from './red';
 export interface ModelUse {
   /** The resolved manifest, or null when the setting names none for the task. */
   readonly manifest: LoadedManifest | null;
-  /** The execution provider the session actually runs on (null without a manifest). */
+  /** The execution provider the shared session actually runs on (null without a manifest or session). */
   readonly provider: string | null;
   readonly session: SessionOptions;
 }
@@ -15,8 +15,11 @@ export interface ModelUse {
 export interface CerModelsNode extends Node {
   readonly model: string;
   readonly sessionOptions: SessionOptions;
-  /** Registers a user and opens the shared session for its task (once). */
-  use(user: Node, task: ModelTask): Promise<ModelUse>;
+  /**
+   * Registers a user and opens the shared session for its task (once). With `openSession: false`
+   * the user gets the manifest and opens the model itself (in a worker thread, say): provider null.
+   */
+  use(user: Node, task: ModelTask, options?: { readonly openSession?: boolean }): Promise<ModelUse>;
   /** Deregisters a user; the config's hold on the session goes when the last user goes. */
   unuse(user: Node): Promise<void>;
   /** Number of nodes using the config now. */

@@ -406,6 +406,8 @@ export interface AcousticModel {
   readonly manifest: LoadedManifest;
   /** e.g. `acoustic model w2v2-8cl (cpu)`. */
   readonly name: string;
+  /** The execution provider the model runs on. */
+  readonly provider: string;
   readonly labels: readonly string[];
   readonly outputKind: OutputKind;
   /** Most windows per call: 1 for a model with a fixed batch of 1, else unlimited. */
@@ -448,6 +450,7 @@ export async function openAcousticModel(manifest: LoadedManifest | string, sessi
   return {
     manifest: loaded,
     name: `acoustic model ${loaded.id} (${handle.provider})`,
+    provider: handle.provider,
     labels,
     outputKind: loaded.outputKind ?? 'logits',
     maxBatch: batch === 1 ? 1 : Number.MAX_SAFE_INTEGER,
