@@ -5,7 +5,6 @@
  * `stop` message ends runs, and stopping the flow kills every ffmpeg it started before the close
  * completes. Decoding is src/media's decodeFramesInWorker, as `cer analyze` uses it.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AUDIO_SAMPLE_RATE, decodeAudio } from '../../src/media/audio';
@@ -13,7 +12,7 @@ import { resolveFfmpeg } from '../../src/media/binaries';
 import { decodeFramesInWorker, FrameDecoderThread } from '../../src/media/frame-worker';
 import { ffmpegFeatures } from '../../src/media/frames';
 import { probeMedia } from '../../src/media/probe';
-import { classifyInput } from '../../src/media/source';
+import { classifyInput, expandFolder } from '../../src/media/source';
 import { frameRateValue, type MediaInfo } from '../../src/media/types';
 import type { AudioPayload, EndPayload, FramePayload, SourceEventPayload, SourceInfo } from '../../src/nodes-api/messages';
 import { fpsText, numberField, onClose, RateMeter, StatusDot, toError } from '../common/adapter';
@@ -43,9 +42,6 @@ interface Run {
   readonly controller: AbortController;
   finished: Promise<void>;
 }
-
-/** Files a folder source plays: video, audio and image files by extension. */
-const MEDIA_FILE = /\.(mp4|m4v|mov|mkv|webm|avi|mpg|mpeg|ts|flv|wmv|3gp|png|jpe?g|bmp|webp|tiff?|wav|mp3|m4a|aac|flac|ogg|opus)$/i;
 
 /** True for messages that ask to stop: msg.stop, or payload/topic "stop". */
 function isStop(msg: NodeMessage): boolean {
@@ -261,15 +257,8 @@ export = function register(RED: NodeAPI): void {
     }
 
     /** The inputs a source names: a folder's media files in name order, or the source itself. */
-    async function sourcesOf(source: string): Promise<string[]> {
-      if (classifyInput(source).type !== 'file') return [source];
-      const resolved = resolveUserPath(source);
-      const stat = await fs.promises.stat(resolved).catch(() => null);
-      if (stat === null || !stat.isDirectory()) return [source];
-      const names = (await fs.promises.readdir(resolved)).filter((n) => MEDIA_FILE.test(n) && !n.startsWith('.')).sort();
-      if (names.length === 0) throw new Error(`${source}: the folder holds no media files`);
-      return names.map((n) => path.join(resolved, n));
-    }
+    const sourcesOf = (source: string): Promise<string[]> =>
+      expandFolder(source, classifyInput(source).type === 'file' ? resolveUserPath(source) : undefined);
 
     node.on('input', (msg: NodeMessage, send: SendFunction, done: DoneFunction) => {
       try {

@@ -28,7 +28,7 @@ export function buildProgram(): Command {
   program
     .command('analyze')
     .description('analyse videos or images: faces, VS, VD, fusion and rules on every frame')
-    .argument('<input...>', 'video or image files (live streams and devices with --allow-live)')
+    .argument('<input...>', 'video, audio or image files, or folders of them (their media files, in name order; live streams and devices with --allow-live)')
     .option('--out <dir>', 'folder for the results, one file per input named after it', '.')
     .option('--format <formats>', 'output formats, comma-separated: json, csv, abaw (the challenge text file), png (a timeline)', 'json')
     .option('--fusion <preset|file>', 'paper-v (default), paper-av7, paper-av8, or a JSON fusion object (e.g. from fit-weights)')
@@ -52,7 +52,7 @@ export function buildProgram(): Command {
     .option('--quiet', 'no progress or summary on stderr')
     .addHelpText(
       'after',
-      '\nExample:\n  cer analyze clip.mp4 --out results/\n  cer analyze faces/*.jpg --whole-frame-face --rule rule1',
+      '\nExample:\n  cer analyze clip.mp4 --out results/\n  cer analyze videos/ --out results/ --format json,csv\n  cer analyze faces/*.jpg --whole-frame-face --rule rule1',
     )
     .action(runAnalyze);
 

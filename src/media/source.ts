@@ -32,6 +32,28 @@ export function classifyInput(input: string): MediaSource {
   return { type: 'file', input, path: path.resolve(input) };
 }
 
+/** Files a folder input stands for: video, audio and image files, by extension. */
+export const MEDIA_FILE_PATTERN = /\.(mp4|m4v|mov|mkv|webm|avi|mpg|mpeg|ts|flv|wmv|3gp|png|jpe?g|bmp|webp|tiff?|wav|mp3|m4a|aac|flac|ogg|opus)$/i;
+
+/**
+ * The inputs an input names: a folder's media files (MEDIA_FILE_PATTERN, not hidden, not in
+ * subfolders) in name order, or the input itself (a file, a stream, a device, or something that is
+ * not there, for openSource to report). `input` is read at `resolvedPath` when given.
+ */
+export async function expandFolder(input: string, resolvedPath?: string): Promise<string[]> {
+  const source = classifyInput(input);
+  if (source.type !== 'file') return [input];
+  const dir = resolvedPath ?? source.path;
+  const stat = await fs.promises.stat(dir).catch(() => null);
+  if (stat === null || !stat.isDirectory()) return [input];
+  const names = (await fs.promises.readdir(dir, { withFileTypes: true }))
+    .filter((e) => !e.isDirectory() && !e.name.startsWith('.') && MEDIA_FILE_PATTERN.test(e.name))
+    .map((e) => e.name)
+    .sort();
+  if (names.length === 0) throw new MediaError('NOT_A_FILE', input, 'is a folder with no media files in it');
+  return names.map((n) => path.join(dir, n));
+}
+
 /**
  * Classifies an input and checks it can be opened: a file must exist, be a regular file, be readable
  * and not be empty; streams and devices need allowLive. Throws a one-line MediaError naming the input.

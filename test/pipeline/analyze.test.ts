@@ -154,6 +154,43 @@ describe('cer analyze: the visual path on real media', function () {
       });
       assert.match(cer(['analyze', RAVDESS_CLIP, '--out', batched, '--vs-batch', '0']).stderr, /--vs-batch: expected a whole number ≥ 1, got "0"/);
     });
+
+    it('a folder stands for its media files, in name order; two inputs with one results name are refused before anything runs', function () {
+      requireTestdata(this, ASTRONAUT_PNG);
+      // The test data is linked, not copied: a folder of two media files, a text file, a hidden file
+      // and a subfolder (not entered).
+      const folder = path.join(out, 'folder');
+      const results = path.join(out, 'folder-results');
+      fs.mkdirSync(path.join(folder, 'sub'), { recursive: true });
+      fs.mkdirSync(results, { recursive: true });
+      fs.symlinkSync(RAVDESS_CLIP, path.join(folder, 'b-speaker.mp4'));
+      fs.symlinkSync(ASTRONAUT_PNG, path.join(folder, 'a-astronaut.png'));
+      fs.symlinkSync(ASTRONAUT_PNG, path.join(folder, '.hidden.png'));
+      fs.symlinkSync(ASTRONAUT_PNG, path.join(folder, 'sub', 'deeper.png'));
+      fs.writeFileSync(path.join(folder, 'notes.txt'), 'not media');
+      const r = cer(['analyze', folder, path.join(folder, 'a-astronaut.png'), '--out', results]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(fs.readdirSync(results).sort(), ['a-astronaut.json', 'b-speaker.json'], 'each media file once, nothing else');
+      const order = [...r.stderr.matchAll(/→ \S*\/(\S+)\.json:/g)].map((m) => m[1]);
+      assert.deepEqual(order, ['a-astronaut', 'b-speaker']);
+      const speaker = JSON.parse(fs.readFileSync(path.join(results, 'b-speaker.json'), 'utf8')) as Analysis;
+      assert.deepEqual(speaker.results.map((x) => x.label), analysis.results.map((x) => x.label), 'the same results as the clip named directly');
+
+      const clash = path.join(out, 'clash');
+      fs.mkdirSync(clash);
+      fs.symlinkSync(RAVDESS_CLIP, path.join(clash, 'x.mp4'));
+      fs.symlinkSync(ASTRONAUT_PNG, path.join(clash, 'x.png'));
+      const refused = cer(['analyze', clash, '--out', clash]);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr.trim(), /^cer: \S*clash\/x\.mp4 and \S*clash\/x\.png would both write their results to x\.\*: analyse them into different --out folders$/);
+      assert.deepEqual(fs.readdirSync(clash).sort(), ['x.mp4', 'x.png'], 'nothing written');
+
+      const empty = path.join(out, 'empty');
+      fs.mkdirSync(empty);
+      const none = cer(['analyze', empty, '--out', results]);
+      assert.equal(none.status, 1);
+      assert.match(none.stderr.trim(), /^cer: \S*empty: is a folder with no media files in it$/);
+    });
   });
 
   it('astronaut.png: one face, found on her face', function () {

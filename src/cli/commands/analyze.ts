@@ -5,6 +5,8 @@ import { InputError, oneLine } from '../../io/errors';
 import { parseRule } from '../../io/fuse-input';
 import { describeBinary, resolveFfmpeg } from '../../media/binaries';
 import { parseFormats, writeOutputs } from '../../output';
+import { outputStem } from '../../output/frames';
+import { classifyInput, expandFolder } from '../../media/source';
 import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
 import { BLAZEFACE_VARIANTS, BlazeFaceVariant } from '../../vision/blazeface';
 import { parseTargetPolicy } from '../../vision/target';
@@ -79,6 +81,13 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   }
   const fusion: FusionSpec | undefined = options.fusion !== undefined ? fusionOption(options.fusion) : undefined;
   const quiet = options.quiet === true;
+  const { expanded, failed } = await expandInputs(inputs);
+  let failures = failed.length;
+  for (const message of failed) process.stderr.write(`cer: ${message}\n`);
+  if (expanded.length === 0) {
+    process.exitCode = 1;
+    return;
+  }
   if (!quiet) process.stderr.write(`cer: ffmpeg: ${describeBinary(resolveFfmpeg())}\n`);
 
   const pipeline = await Pipeline.load({
@@ -99,9 +108,8 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     },
   });
   if (!quiet) process.stderr.write(`cer: models: ${pipeline.describe()}\n`);
-  let failures = 0;
   try {
-    for (const input of inputs) {
+    for (const input of expanded) {
       const showBar = !quiet && process.stderr.isTTY === true;
       try {
         const result = await analyzeFile(pipeline, input, {
@@ -129,4 +137,39 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     await pipeline.release();
   }
   if (failures > 0) process.exitCode = 1;
+}
+
+/**
+ * The inputs to analyse: each folder stands for its media files (expandFolder), a file named twice
+ * is analysed once. A folder that cannot be read or holds no media is a failed input (the others
+ * go on). Two inputs whose results would have the same file name (clip.mp4 and clip.mov) are refused
+ * before anything runs: the second would overwrite the first's results.
+ */
+async function expandInputs(inputs: readonly string[]): Promise<{ expanded: string[]; failed: string[] }> {
+  const expanded: string[] = [];
+  const failed: string[] = [];
+  const seen = new Set<string>();
+  for (const input of inputs) {
+    let files: string[];
+    try {
+      files = await expandFolder(input);
+    } catch (err) {
+      failed.push(oneLine(err));
+      continue;
+    }
+    for (const file of files) {
+      const key = classifyInput(file).type === 'file' ? path.resolve(file) : file;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      expanded.push(file);
+    }
+  }
+  const byStem = new Map<string, string>();
+  for (const input of expanded) {
+    const stem = outputStem(input);
+    const other = byStem.get(stem);
+    if (other !== undefined) throw new InputError(`${other} and ${input} would both write their results to ${stem}.*: analyse them into different --out folders`);
+    byStem.set(stem, input);
+  }
+  return { expanded, failed };
 }
