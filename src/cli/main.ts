@@ -49,6 +49,7 @@ export function buildProgram(): Command {
     .option('--mouth-every <n>', 'measure the mouth-open cue every nth frame and hold it in between (default: 10 times a second)')
     .option('--vs-batch <n>', 'VS crops per model call (default 1; 8 runs the paper\'s ResNet-50 a little faster; the model must take a dynamic batch)')
     .option('--allow-live', 'accept rtsp://, http(s):// streams and /dev/video* devices')
+    .option('--skip-existing', 'leave out inputs whose results (every --format) are in --out already: a stopped batch goes on where it was')
     .option('--quiet', 'no progress or summary on stderr')
     .addHelpText(
       'after',

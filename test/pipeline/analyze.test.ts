@@ -155,7 +155,7 @@ describe('cer analyze: the visual path on real media', function () {
       assert.match(cer(['analyze', RAVDESS_CLIP, '--out', batched, '--vs-batch', '0']).stderr, /--vs-batch: expected a whole number ≥ 1, got "0"/);
     });
 
-    it('a folder stands for its media files, in name order; two inputs with one results name are refused before anything runs', function () {
+    it('a folder stands for its media files, in name order; --skip-existing resumes a batch; two inputs with one results name are refused before anything runs', function () {
       requireTestdata(this, ASTRONAUT_PNG);
       // The test data is linked, not copied: a folder of two media files, a text file, a hidden file
       // and a subfolder (not entered).
@@ -175,6 +175,23 @@ describe('cer analyze: the visual path on real media', function () {
       assert.deepEqual(order, ['a-astronaut', 'b-speaker']);
       const speaker = JSON.parse(fs.readFileSync(path.join(results, 'b-speaker.json'), 'utf8')) as Analysis;
       assert.deepEqual(speaker.results.map((x) => x.label), analysis.results.map((x) => x.label), 'the same results as the clip named directly');
+      assert.match(r.stderr, /cer: 2 of 2 inputs analysed, 0 failed\n$/);
+
+      // --skip-existing: a stopped batch goes on where it was.
+      const astronautJson = path.join(results, 'a-astronaut.json');
+      const before = fs.statSync(astronautJson).mtimeMs;
+      fs.rmSync(path.join(results, 'b-speaker.json'));
+      const resumed = cer(['analyze', folder, '--out', results, '--skip-existing']);
+      assert.equal(resumed.status, 0, resumed.stderr);
+      assert.match(resumed.stderr, /--skip-existing: 1 of 2 inputs have their results in \S+ already/);
+      assert.deepEqual([...resumed.stderr.matchAll(/→ \S*\/(\S+)\.json:/g)].map((m) => m[1]), ['b-speaker'], 'only the missing one is analysed');
+      assert.match(resumed.stderr, /cer: 1 of 2 inputs analysed, 1 skipped \(results there already\), 0 failed\n$/);
+      assert.equal(fs.statSync(astronautJson).mtimeMs, before, 'the existing results are left as they are');
+      assert.deepEqual(fs.readdirSync(results).sort(), ['a-astronaut.json', 'b-speaker.json']);
+      // A format that is not there yet means the input is not done.
+      const csv = cer(['analyze', folder, '--out', results, '--skip-existing', '--format', 'json,csv', '--quiet']);
+      assert.equal(csv.status, 0, csv.stderr);
+      assert.deepEqual(fs.readdirSync(results).sort(), ['a-astronaut.csv', 'a-astronaut.json', 'b-speaker.csv', 'b-speaker.json']);
 
       const clash = path.join(out, 'clash');
       fs.mkdirSync(clash);

@@ -4,7 +4,7 @@ import { FusionSpec } from '../../core';
 import { InputError, oneLine } from '../../io/errors';
 import { parseRule } from '../../io/fuse-input';
 import { describeBinary, resolveFfmpeg } from '../../media/binaries';
-import { parseFormats, writeOutputs } from '../../output';
+import { outputFile, parseFormats, writeOutputs } from '../../output';
 import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
 import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
@@ -29,6 +29,7 @@ export interface AnalyzeCommandOptions {
   vsBatch?: string;
   vad?: boolean;
   mouthCue?: boolean;
+  skipExisting?: boolean;
   quiet?: boolean;
 }
 
@@ -84,8 +85,20 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   const { expanded, failed } = await expandInputs(inputs);
   let failures = failed.length;
   for (const message of failed) process.stderr.write(`cer: ${message}\n`);
-  if (expanded.length === 0) {
-    process.exitCode = 1;
+  // --skip-existing: a batch that was stopped picks up where it was; an input whose every requested
+  // output is there already is not analysed again (outputs are written whole or not at all).
+  const done = options.skipExisting === true ? expanded.filter((input) => formats.every((f) => fs.existsSync(outputFile(input, outDir, f)))) : [];
+  const todo = expanded.filter((input) => !done.includes(input));
+  if (done.length > 0 && !quiet) process.stderr.write(`cer: --skip-existing: ${done.length} of ${expanded.length} inputs have their results in ${outDir} already\n`);
+  const total = expanded.length + failed.length;
+  const summary = (): void => {
+    if (total > 1 && !quiet) {
+      process.stderr.write(`cer: ${total - failures - done.length} of ${total} inputs analysed${done.length > 0 ? `, ${done.length} skipped (results there already)` : ''}, ${failures} failed\n`);
+    }
+  };
+  if (todo.length === 0) {
+    summary();
+    if (failures > 0) process.exitCode = 1;
     return;
   }
   if (!quiet) process.stderr.write(`cer: ffmpeg: ${describeBinary(resolveFfmpeg())}\n`);
@@ -109,7 +122,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   });
   if (!quiet) process.stderr.write(`cer: models: ${pipeline.describe()}\n`);
   try {
-    for (const input of expanded) {
+    for (const input of todo) {
       const showBar = !quiet && process.stderr.isTTY === true;
       try {
         const result = await analyzeFile(pipeline, input, {
@@ -136,6 +149,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   } finally {
     await pipeline.release();
   }
+  summary();
   if (failures > 0) process.exitCode = 1;
 }
 
