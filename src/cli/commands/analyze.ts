@@ -7,7 +7,7 @@ import { describeBinary, resolveFfmpeg } from '../../media/binaries';
 import { outputFile, parseFormats, writeOutputs } from '../../output';
 import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
-import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
+import { analyzeFile, AnalyzeProgress, Pipeline, probeInput, type ProbedInput } from '../../pipeline/analyze';
 import { BLAZEFACE_VARIANTS, BlazeFaceVariant } from '../../vision/blazeface';
 import { parseTargetPolicy } from '../../vision/target';
 import { fusionOption } from './fuse';
@@ -103,6 +103,17 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   }
   if (!quiet) process.stderr.write(`cer: ffmpeg: ${describeBinary(resolveFfmpeg())}\n`);
 
+  // Each input is probed one turn ahead (the first while the models load), so ffprobe's start-up
+  // does not stand between one input's last frame and the next one's first.
+  const prefetch = new AbortController();
+  const allowLive = options.allowLive === true;
+  const probeAhead = (input: string | undefined): Promise<ProbedInput> | undefined => {
+    if (input === undefined) return undefined;
+    const probed = probeInput(input, { allowLive, signal: prefetch.signal });
+    probed.catch(() => undefined); // reported at its turn
+    return probed;
+  };
+  let nextProbe = probeAhead(todo[0]);
   const pipeline = await Pipeline.load({
     models: options.models ?? 'default',
     detector: detector as BlazeFaceVariant,
@@ -119,14 +130,20 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
       executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
       intraOpNumThreads: threads,
     },
+  }).catch((err: unknown) => {
+    prefetch.abort();
+    throw err;
   });
   if (!quiet) process.stderr.write(`cer: models: ${pipeline.describe()}\n`);
   try {
-    for (const input of todo) {
+    for (const [i, input] of todo.entries()) {
       const showBar = !quiet && process.stderr.isTTY === true;
+      const probed = nextProbe;
+      nextProbe = probeAhead(todo[i + 1]);
       try {
         const result = await analyzeFile(pipeline, input, {
-          allowLive: options.allowLive === true,
+          allowLive,
+          probed,
           onProgress: showBar ? progressBar(path.basename(input)) : undefined,
         });
         if (showBar) process.stderr.write('\n');
@@ -147,7 +164,8 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
       }
     }
   } finally {
-    await pipeline.release();
+    prefetch.abort();
+    await Promise.all([pipeline.release(), nextProbe?.catch(() => undefined)]);
   }
   summary();
   if (failures > 0) process.exitCode = 1;
