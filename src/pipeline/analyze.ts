@@ -256,21 +256,11 @@ export interface AnalyzeRunOptions {
   readonly signal?: AbortSignal;
   readonly allowLive?: boolean;
   readonly onProgress?: (progress: AnalyzeProgress) => void;
-  /** The input's probe, started earlier (probeInput): a batch probes the next input while this one runs. */
-  readonly probed?: Promise<ProbedInput>;
-}
-
-/** An input's media information and the seconds its probe took. */
-export interface ProbedInput {
-  readonly info: MediaInfo;
-  readonly seconds: number;
-}
-
-/** Probes an input (ffprobe), timing it. */
-export async function probeInput(input: string, options: Pick<AnalyzeRunOptions, 'signal' | 'allowLive'> = {}): Promise<ProbedInput> {
-  const started = performance.now();
-  const info = await probeMedia(input, { allowLive: options.allowLive, signal: options.signal });
-  return { info, seconds: (performance.now() - started) / 1000 };
+  /**
+   * The input's probe (probeMedia), started earlier: a batch probes the next input while this one
+   * runs. The input's seconds count from this call, waiting for the probe included.
+   */
+  readonly probed?: Promise<MediaInfo>;
 }
 
 export interface AnalyzeResult {
@@ -455,9 +445,8 @@ export function inputNotes(pipeline: Pipeline, info: MediaInfo): string[] {
 
 /** Analyses one input and collects every frame's results. */
 export async function analyzeFile(pipeline: Pipeline, input: string, options: AnalyzeRunOptions = {}): Promise<AnalyzeResult> {
-  const probed = await (options.probed ?? probeInput(input, options));
-  const info = probed.info;
   const started = performance.now();
+  const info = await (options.probed ?? probeMedia(input, { allowLive: options.allowLive, signal: options.signal }));
   const results: FrameResult[] = [];
   let frames = 0;
   let lastFrame = -1;
@@ -471,8 +460,7 @@ export async function analyzeFile(pipeline: Pipeline, input: string, options: An
   if (info.hasVideo && pipeline.detector !== null && !results.some((r) => r.face !== null)) {
     throw new InputError(`${input}: no face found in ${info.kind === 'image' ? 'the image' : `any of its ${frames} frames`}`);
   }
-  // The probe counts, wherever it ran: the real-time factor is the input's whole cost.
-  const seconds = probed.seconds + (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
   const rate = info.frameRate;
   const duration = info.kind === 'image' ? 0 : (info.duration ?? (rate ? frames / frameRateValue(rate) : null));
   const po = pipeline.options;

@@ -7,7 +7,9 @@ import { describeBinary, resolveFfmpeg } from '../../media/binaries';
 import { outputFile, parseFormats, writeOutputs } from '../../output';
 import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
-import { analyzeFile, AnalyzeProgress, Pipeline, probeInput, type ProbedInput } from '../../pipeline/analyze';
+import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
+import { probeMedia } from '../../media/probe';
+import type { MediaInfo } from '../../media/types';
 import { BLAZEFACE_VARIANTS, BlazeFaceVariant } from '../../vision/blazeface';
 import { parseTargetPolicy } from '../../vision/target';
 import { fusionOption } from './fuse';
@@ -103,17 +105,20 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   }
   if (!quiet) process.stderr.write(`cer: ffmpeg: ${describeBinary(resolveFfmpeg())}\n`);
 
-  // Each input is probed one turn ahead (the first while the models load), so ffprobe's start-up
-  // does not stand between one input's last frame and the next one's first.
+  // From the second input on, each is probed while the one before it runs, so ffprobe's start-up
+  // (~70 ms, mostly loading its libraries) does not stand between one input's last frame and the
+  // next one's first. An input's seconds are those of its turn: a batch's add up to its wall time,
+  // and a single input's real-time factor is what it always was (its probe included).
   const prefetch = new AbortController();
   const allowLive = options.allowLive === true;
-  const probeAhead = (input: string | undefined): Promise<ProbedInput> | undefined => {
-    if (input === undefined) return undefined;
-    const probed = probeInput(input, { allowLive, signal: prefetch.signal });
+  const probeAhead = (input: string | undefined): Promise<MediaInfo> | undefined => {
+    // Files only: a stream or a camera is opened when its turn comes.
+    if (input === undefined || classifyInput(input).type !== 'file') return undefined;
+    const probed = probeMedia(input, { allowLive, signal: prefetch.signal });
     probed.catch(() => undefined); // reported at its turn
     return probed;
   };
-  let nextProbe = probeAhead(todo[0]);
+  let nextProbe: Promise<MediaInfo> | undefined;
   const pipeline = await Pipeline.load({
     models: options.models ?? 'default',
     detector: detector as BlazeFaceVariant,
@@ -130,9 +135,6 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
       executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
       intraOpNumThreads: threads,
     },
-  }).catch((err: unknown) => {
-    prefetch.abort();
-    throw err;
   });
   if (!quiet) process.stderr.write(`cer: models: ${pipeline.describe()}\n`);
   try {
