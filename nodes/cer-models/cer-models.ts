@@ -3,7 +3,9 @@
  * manifests or a bundled model's id), the execution providers to try and the threads per model.
  * Like Node-RED's MQTT broker node it owns a shared resource: the onnxruntime session opens when
  * the first node that uses this config starts, every node using it shares that one session
- * (src/models/session.ts counts the holders), and it closes when the last one stops.
+ * (src/models/session.ts counts the holders), and it closes when the last one stops. An acoustic
+ * node asks for the manifest alone (openSession: false) and runs the model in a worker thread of
+ * its own, off Node-RED's main thread.
  */
 import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../../src/models/session';

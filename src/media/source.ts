@@ -46,10 +46,10 @@ export async function expandFolder(input: string, resolvedPath?: string): Promis
   const dir = resolvedPath ?? source.path;
   const stat = await fs.promises.stat(dir).catch(() => null);
   if (stat === null || !stat.isDirectory()) return [input];
-  const names = (await fs.promises.readdir(dir, { withFileTypes: true }))
-    .filter((e) => !e.isDirectory() && !e.name.startsWith('.') && MEDIA_FILE_PATTERN.test(e.name))
-    .map((e) => e.name)
-    .sort();
+  const candidates = (await fs.promises.readdir(dir)).filter((n) => !n.startsWith('.') && MEDIA_FILE_PATTERN.test(n)).sort();
+  // Links are followed: a link to a file counts, a folder (or a link to one) is not entered.
+  const isFolder = await Promise.all(candidates.map((n) => fs.promises.stat(path.join(dir, n)).then((s) => s.isDirectory(), () => false)));
+  const names = candidates.filter((_, i) => !isFolder[i]);
   if (names.length === 0) throw new MediaError('NOT_A_FILE', input, 'is a folder with no media files in it');
   return names.map((n) => path.join(dir, n));
 }

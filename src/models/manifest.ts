@@ -429,10 +429,12 @@ export async function manifestOfOnnx(onnxPath: string): Promise<LoadedManifest> 
 
 /**
  * One manifest per task from a list of manifest files, ONNX files (with their manifest beside them)
- * and folders of manifests; an entry earlier in the list wins a task over a later one. Only `tasks`
- * are considered when given. A folder with several manifests for a task no earlier entry settled is
- * an error naming them, not a silent pick: `cer models export --quantize` writes fp32 and int8
- * models side by side, and which one runs must be the user's choice.
+ * and folders of manifests. A folder fills the tasks no earlier entry settled; a file names its
+ * task's model, and a second file for one task, or a file for a task an earlier folder settled, is
+ * an error (name files before folders). Only `tasks` are considered when given. A folder with
+ * several manifests for a task no earlier entry settled is an error naming them, not a silent pick:
+ * `cer models export --quantize` writes fp32 and int8 models side by side, and which one runs must
+ * be the user's choice.
  */
 export async function selectModels(entries: readonly string[], tasks?: readonly ModelTask[]): Promise<Map<ModelTask, LoadedManifest>> {
   const wanted = (task: ModelTask): boolean => tasks === undefined || tasks.includes(task);

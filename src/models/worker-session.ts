@@ -54,10 +54,19 @@ if (!isMainThread && parentPort !== null && (workerData as { modelWorker?: boole
   void workerMain(parentPort, (workerData as { job: WorkerJob }).job);
 }
 
+/** Model worker threads running now (for tests: 0 once every holder has released its model). */
+let runningWorkers = 0;
+export function runningModelWorkerCount(): number {
+  return runningWorkers;
+}
+
 export class WorkerSession {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (o: Record<string, FloatOutput>) => void; reject: (e: Error) => void }>();
   private closed = false;
+  /** Set when the worker thread has ended, however it ended: nothing more can run there. */
+  private exited: Error | null = null;
+  private readonly exit: Promise<void>;
 
   private constructor(
     private readonly worker: Worker,
@@ -74,7 +83,14 @@ export class WorkerSession {
       else call?.reject(new ModelError(m.message));
     });
     worker.on('error', (err) => this.failAll(err));
-    worker.on('exit', () => this.failAll(new ModelError(`${manifest.label}: model worker stopped`)));
+    this.exit = new Promise<void>((resolve) =>
+      worker.once('exit', () => {
+        runningWorkers--;
+        this.exited = new ModelError(`${manifest.label}: model worker stopped`);
+        this.failAll(this.exited);
+        resolve();
+      }),
+    );
   }
 
   /** Loads the model in a new worker thread (its checksum is verified there, as acquireSession does). */
@@ -85,7 +101,10 @@ export class WorkerSession {
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {
         worker.off('message', onMessage);
-        if (m.type === 'ready') resolve(new WorkerSession(worker, manifest, m.provider, m.inputNames, m.outputNames));
+        if (m.type === 'ready') {
+          runningWorkers++;
+          resolve(new WorkerSession(worker, manifest, m.provider, m.inputNames, m.outputNames));
+        }
         else {
           void worker.terminate();
           reject(new ModelError(m.type === 'error' ? m.message : `${manifest.label}: model worker did not start`));
@@ -103,6 +122,8 @@ export class WorkerSession {
    */
   run(feeds: Readonly<Record<string, FloatFeed>>, outputNames?: readonly string[]): Promise<Record<string, FloatOutput>> {
     if (this.closed) return Promise.reject(new ModelError(`${this.manifest.label}: session used after release`));
+    // A worker that died (an error in it, memory) would never answer: the call fails at once.
+    if (this.exited !== null) return Promise.reject(this.exited);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -119,8 +140,7 @@ export class WorkerSession {
   async release(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.postMessage({ type: 'close' } satisfies ToWorker);
-    await exited;
+    if (this.exited === null) this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    await this.exit;
   }
 }

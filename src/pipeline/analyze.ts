@@ -125,7 +125,12 @@ export class Pipeline {
     // per core) makes its threads spin against ffmpeg's on a 2-core machine (5× slower detection).
     const session: SessionOptions = { ...pipelineOptions.session, intraOpNumThreads: pipelineOptions.session?.intraOpNumThreads ?? 1 };
     const options: PipelineOptions = { ...pipelineOptions, session };
-    const manifests = await modelsFor(options.models ?? 'default');
+    // Only the tasks this run uses: a folder's two face detectors do not matter with --whole-frame-face.
+    const tasks: ModelTask[] = ['static-visual', 'dynamic-visual', 'acoustic'];
+    if (!options.wholeFrameFace) tasks.push('face-detection');
+    if (options.vad !== false) tasks.push('voice-activity');
+    if (options.mouthCue !== false) tasks.push('face-landmarks');
+    const manifests = await modelsFor(options.models ?? 'default', tasks);
     const decoder = FrameDecoderThread.start();
     const held: Array<{ release(): Promise<void> }> = [{ release: () => decoder.close() }];
     try {
@@ -220,16 +225,16 @@ function fusionModels(spec: FusionSpec): string[] {
 }
 
 /**
- * The manifest to use for each task: `models` is "default" or a comma-separated list of model
+ * The manifest to use for each of `tasks`: `models` is "default" or a comma-separated list of model
  * folders and manifest (or ONNX) files, earlier ones first (see selectModels); tasks it leaves open
  * get the package's own model.
  */
-async function modelsFor(models: string): Promise<Map<ModelTask, LoadedManifest>> {
+async function modelsFor(models: string, tasks: readonly ModelTask[]): Promise<Map<ModelTask, LoadedManifest>> {
   const entries = models === 'default' ? [] : models.split(',').map((e) => e.trim()).filter((e) => e !== '').map((e) => path.resolve(e));
-  const byTask = await selectModels(entries);
+  const byTask = await selectModels(entries, tasks);
   // The package's own face detector is chosen by variant; it has no sequence-model VD.
   for (const m of await listManifests(DEFAULT_MODELS_DIR)) {
-    if (m.task !== 'face-detection' && m.task !== 'dynamic-visual' && !byTask.has(m.task)) byTask.set(m.task, m);
+    if (tasks.includes(m.task) && m.task !== 'face-detection' && m.task !== 'dynamic-visual' && !byTask.has(m.task)) byTask.set(m.task, m);
   }
   return byTask;
 }
@@ -258,7 +263,8 @@ export interface AnalyzeRunOptions {
   readonly onProgress?: (progress: AnalyzeProgress) => void;
   /**
    * The input's probe (probeMedia), started earlier: a batch probes the next input while this one
-   * runs. The input's seconds count from this call, waiting for the probe included.
+   * runs. The input's seconds count from this call, waiting for the probe included. `signal` does
+   * not reach a probe started so: its starter aborts it.
    */
   readonly probed?: Promise<MediaInfo>;
 }

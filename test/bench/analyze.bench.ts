@@ -122,7 +122,8 @@ async function main(): Promise<void> {
       let cues = 0;
       // front-128's own input preparation, as its manifest gives it, timed on its own.
       const front = await loadManifest(blazeFaceManifestPath('front-128'));
-      const input = front.preprocessing as NonNullable<typeof front.preprocessing>;
+      const input = front.preprocessing;
+      if (input === undefined) throw new Error(`${front.label}: no preprocessing`);
       const letterbox = new Float32Array(128 * 128 * 3);
       const scratch = new Uint8Array(128 * 128 * 3);
       for await (const frame of decodeFramesInWorker(RAVDESS_CLIP, { info, reuseBuffers: true })) {
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
       for (const [i, variant] of BLAZEFACE_VARIANTS.entries()) {
         console.log(`face detection, BlazeFace ${variant.padEnd(9)} (1280×720):  ${((1000 * detectSeconds[i]) / frames).toFixed(2)} ms per frame`);
       }
-      console.log(`  of which the letterbox to 128×128 and its tensor:  ${((1000 * letterboxSeconds) / frames).toFixed(2)} ms per frame`);
+      console.log(`  front-128's letterbox to 128×128 and its tensor:  ${((1000 * letterboxSeconds) / frames).toFixed(2)} ms per frame`);
       console.log(`mouth-open cue (facemesh 192×192 + lip gap):       ${((1000 * cueSeconds) / cues).toFixed(2)} ms per frame`);
     }
 

@@ -12,6 +12,8 @@ import {
   sha256File,
   verifyModelFile,
 } from '../../src/models/session';
+import { runningModelWorkerCount, WorkerSession } from '../../src/models/worker-session';
+import type { Worker } from 'node:worker_threads';
 
 const FRONT = path.join(DEFAULT_MODELS_DIR, 'blazeface-front-128.json');
 const FRONT_SHA = 'd388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51';
@@ -200,5 +202,29 @@ describe('models/session', () => {
 
   it('rejects bad thread counts', async () => {
     assert.match(await modelError(acquireSession(front, { intraOpNumThreads: -1 })), /intraOpNumThreads must be a whole number >= 0/);
+  });
+});
+
+describe('models/worker-session', () => {
+  it('runs a model in a worker thread with the main thread\'s numbers; a worker that died fails calls at once and releases', async () => {
+    const manifest = await loadManifest(FRONT);
+    const input = new Float32Array(128 * 128 * 3);
+    for (let i = 0; i < input.length; i++) input[i] = ((i * 37) % 255) / 127.5 - 1;
+    const onMain = await acquireSession(manifest, { intraOpNumThreads: 1 });
+    const expected = await onMain.run({ [manifest.input.name]: { data: input.slice(), shape: [1, 128, 128, 3] } });
+    await onMain.release();
+
+    const before = runningModelWorkerCount();
+    const inWorker = await WorkerSession.load(manifest, { intraOpNumThreads: 1 });
+    assert.equal(runningModelWorkerCount(), before + 1);
+    const got = await inWorker.run({ [manifest.input.name]: { data: input.slice(), shape: [1, 128, 128, 3] } });
+    assert.deepEqual(Object.keys(got).sort(), Object.keys(expected).sort());
+    for (const name of Object.keys(expected)) assert.deepEqual(Array.from(got[name].data), Array.from(expected[name].data), `output ${name}`);
+
+    // A worker that ends on its own (an error in it, memory): later calls fail rather than wait forever.
+    await (inWorker as unknown as { worker: Worker }).worker.terminate();
+    assert.match(await modelError(inWorker.run({ [manifest.input.name]: { data: input.slice(), shape: [1, 128, 128, 3] } })), /blazeface-front-128\.json: model worker stopped$/);
+    await inWorker.release();
+    assert.equal(runningModelWorkerCount(), before);
   });
 });

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeFrames } from '../../src/media/frames';
 import { openSessionCount } from '../../src/models/session';
+import { runningModelWorkerCount } from '../../src/models/worker-session';
 import type { CompoundPayload, EndPayload, SourceEventPayload } from '../../src/nodes-api/messages';
 import { StaticVisualStage } from '../../src/stages/vs';
 import { listManifests, DEFAULT_MODELS_DIR } from '../../src/models/manifest';
@@ -110,11 +111,16 @@ describe('Node-RED nodes: a full flow on real media', function () {
       assert.equal(r.status, 0, r.stderr);
       const expected = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
       assert.ok(expected.results.some((x) => x.a !== null) && expected.results.some((x) => x.a === null), 'A votes in speech only');
+      const workersBefore = runningModelWorkerCount();
       await helper.load(NODES, pipelineFlow({ preset: 'paper-av8', acousticModel: manifest.manifestPath }));
       const run = await runPipeline(RAVDESS_CLIP);
       assert.deepEqual(run.results.map((x) => x.votes.a), expected.results.map((x) => x.a));
       assert.deepEqual(run.results.map((x) => x.fused), expected.results.map((x) => x.fused));
       assert.deepEqual(run.results.map((x) => x.label), expected.results.map((x) => x.label));
+      // A runs in one worker thread of the acoustic node's own, which goes when the flow stops.
+      assert.equal(runningModelWorkerCount(), workersBefore + 1, 'one model worker while the flow runs');
+      await helper.unload();
+      assert.equal(runningModelWorkerCount(), workersBefore, 'the worker is gone once the flow has stopped');
     } finally {
       fs.rmSync(models, { recursive: true, force: true });
     }

@@ -304,6 +304,12 @@ describe('cer analyze: the visual path on real media', function () {
       assert.equal(r.status, 1);
       assert.match(r.stderr, /empty\.mp4: is empty/);
       assert.deepEqual(fs.readdirSync(badOut), ['astronaut.json']);
+      // Second, the bad input is probed ahead while the first runs: its error still comes at its turn.
+      fs.rmSync(path.join(badOut, 'astronaut.json'));
+      const second = cer(['analyze', ASTRONAUT_PNG, fx.empty, '--out', badOut]);
+      assert.equal(second.status, 1);
+      assert.match(second.stderr, /astronaut\.json: 1 frames .*\ncer: \S*empty\.mp4: is empty \(0 bytes\)\ncer: 1 of 2 inputs analysed, 1 failed\n$/);
+      assert.deepEqual(fs.readdirSync(badOut), ['astronaut.json']);
     });
   });
 });

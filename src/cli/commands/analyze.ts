@@ -198,12 +198,13 @@ async function expandInputs(inputs: readonly string[]): Promise<{ expanded: stri
       expanded.push(file);
     }
   }
+  // Compared without case: on macOS and Windows Clip.json and clip.json are one file.
   const byStem = new Map<string, string>();
   for (const input of expanded) {
     const stem = outputStem(input);
-    const other = byStem.get(stem);
+    const other = byStem.get(stem.toLowerCase());
     if (other !== undefined) throw new InputError(`${other} and ${input} would both write their results to ${stem}.*: analyse them into different --out folders`);
-    byStem.set(stem, input);
+    byStem.set(stem.toLowerCase(), input);
   }
   return { expanded, failed };
 }
