@@ -93,7 +93,7 @@ export = function register(RED: NodeAPI): void {
       const speech = model !== null && gate ? new FrameSpeech(rate) : null;
       const vad = speech !== null && model !== null ? await SileroVAD.load(DEFAULT_VAD_MANIFEST, model.session) : null;
       try {
-        const options: AcousticStageOptions = speech ? { fps: rate, gate: speech.gate(), skip: speech.skip(), referenceCompat: compat } : { fps: rate, referenceCompat: compat };
+        const options: AcousticStageOptions = { fps: rate, referenceCompat: compat, ...(speech ? speech.gating() : {}) };
         const stage: AcousticSource = model !== null ? AcousticStage.fromModel(model.model, options) : new DisabledAcousticStage();
         return { stage, vad, speech, rate, fps: rate.num / rate.den, emitted: 0, base: msg };
       } catch (err) {

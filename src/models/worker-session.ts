@@ -104,8 +104,7 @@ export class WorkerSession {
         if (m.type === 'ready') {
           runningWorkers++;
           resolve(new WorkerSession(worker, manifest, m.provider, m.inputNames, m.outputNames));
-        }
-        else {
+        } else {
           void worker.terminate();
           reject(new ModelError(m.type === 'error' ? m.message : `${manifest.label}: model worker did not start`));
         }

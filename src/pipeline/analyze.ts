@@ -203,12 +203,12 @@ export class Pipeline {
     return { vs: this.vs.id, vd: this.vdSession ? this.vdSession.manifest.id : TEMPORAL_SMOOTHING_VD_ID, a: this.acoustic?.manifest.id ?? null };
   }
 
-  /** A fresh VD stream: the sequence model when one is configured, else temporal smoothing. */
   /** The kept decoder thread when it is free; an input analysed beside another gets a thread of its own. */
   get decoderThread(): FrameDecoderThread | undefined {
     return this.decoder.busy ? undefined : this.decoder;
   }
 
+  /** A fresh VD stream: the sequence model when one is configured, else temporal smoothing. */
   createVD(): VDStage {
     return createVDStage(this.vdSession, this.options.referenceCompat ?? false);
   }

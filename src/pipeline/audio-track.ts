@@ -48,9 +48,7 @@ export class AudioTrack {
         ? new DisabledAcousticStage()
         : AcousticStage.fromModel(
             options.acoustic,
-            options.gate && speech
-              ? { fps: rate, gate: speech.gate(), skip: speech.skip(), referenceCompat: options.referenceCompat }
-              : { fps: rate, referenceCompat: options.referenceCompat },
+            { fps: rate, referenceCompat: options.referenceCompat, ...(options.gate && speech ? speech.gating() : {}) },
           );
     const track = new AudioTrack(true, speech, acoustic);
     track.task = track.run(input, info, options);

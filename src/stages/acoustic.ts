@@ -487,11 +487,3 @@ export function checkAcousticManifest(manifest: LoadedManifest): { labels: reado
   return { labels: manifest.labels, batch: shape[0] };
 }
 
-/**
- * The acoustic stage for a manifest, or the DisabledAcousticStage (status NO_ACOUSTIC_MODEL) when
- * the manifest is null / undefined.
- */
-export async function loadAcousticStage(manifest: LoadedManifest | string | null | undefined, options: AcousticStageOptions, sessionOptions: AcousticSessionOptions = {}): Promise<AcousticSource> {
-  if (manifest === null || manifest === undefined) return new DisabledAcousticStage();
-  return AcousticStage.load(manifest, options, sessionOptions);
-}

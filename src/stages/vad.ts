@@ -408,6 +408,11 @@ export class FrameSpeech {
       return true;
     };
   }
+
+  /** The acoustic stage's gating options: gate() and the skip() that agrees with it. */
+  gating(): { gate: (frame: number) => boolean; skip: (first: number, last: number) => boolean } {
+    return { gate: this.gate(), skip: this.skip() };
+  }
 }
 
 /** Speech probabilities of frames 0 … frameCount-1 from all window probabilities of a stream. */

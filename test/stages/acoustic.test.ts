@@ -8,13 +8,13 @@ import { selectModels, type LoadedManifest } from '../../src/models/manifest';
 import {
   AcousticStage,
   DisabledAcousticStage,
-  loadAcousticStage,
   NO_ACOUSTIC_MODEL,
   normaliseWindow,
   openAcousticModel,
   roundHalfEven,
   windowFrameRange,
   type AcousticModel,
+  type AcousticSource,
   type AcousticStageOptions,
   type RunWindows,
 } from '../../src/stages/acoustic';
@@ -334,7 +334,7 @@ describe('stages/acoustic', function () {
   });
 
   it('without a model: NO_ACOUSTIC_MODEL, every frame final and null', async () => {
-    const none = await loadAcousticStage(null, { fps: 25 });
+    const none: AcousticSource = new DisabledAcousticStage();
     assert.ok(none instanceof DisabledAcousticStage);
     assert.equal(none.enabled, false);
     assert.equal(none.status, NO_ACOUSTIC_MODEL);
@@ -354,7 +354,7 @@ describe('stages/acoustic', function () {
     }
     await assert.rejects(selectModels([dir], ['acoustic']), /: 3 acoustic models \(acoustic-test-7-b1\.json, acoustic-test-7\.json, acoustic-test-8\.json\): name the one to use by its manifest file$/);
     assert.equal((await selectModels([model8.manifestPath, dir], ['acoustic'])).get('acoustic')?.id, 'acoustic-test-8');
-    const some = await loadAcousticStage(model8, { fps: 25 }, SESSION);
+    const some: AcousticSource = await AcousticStage.load(model8, { fps: 25 }, SESSION);
     assert.equal(some.enabled, true);
     assert.match(some.status, /^acoustic model acoustic-test-8 \(cpu\)$/);
     await some.release();

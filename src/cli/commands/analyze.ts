@@ -89,8 +89,10 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   for (const message of failed) process.stderr.write(`cer: ${message}\n`);
   // --skip-existing: a batch that was stopped picks up where it was; an input whose every requested
   // output is there already is not analysed again (outputs are written whole or not at all).
-  const done = options.skipExisting === true ? expanded.filter((input) => formats.every((f) => fs.existsSync(outputFile(input, outDir, f)))) : [];
-  const todo = expanded.filter((input) => !done.includes(input));
+  const isDone = (input: string): boolean => options.skipExisting === true && formats.every((f) => fs.existsSync(outputFile(input, outDir, f)));
+  const done: string[] = [];
+  const todo: string[] = [];
+  for (const input of expanded) (isDone(input) ? done : todo).push(input);
   if (done.length > 0 && !quiet) process.stderr.write(`cer: --skip-existing: ${done.length} of ${expanded.length} inputs have their results in ${outDir} already\n`);
   const total = expanded.length + failed.length;
   const summary = (): void => {
