@@ -66,9 +66,9 @@ export function resolveFfmpeg(options: ResolveBinaryOptions = {}): ResolvedBinar
 
 /**
  * Finds ffprobe, in this order: FFPROBE_PATH; an ffprobe beside the executable FFMPEG_PATH names;
- * the @ffprobe-installer/ffprobe package when it is installed; the PATH. (ffmpeg-static and
- * @ffmpeg-installer ship no ffprobe, so an ffmpeg from a package is often paired with the ffprobe
- * on the PATH, which is fine.) Throws a MediaError (code BINARY_NOT_FOUND) saying where it looked.
+ * the @ffprobe-installer/ffprobe package (an optional dependency: a static build, which starts in a
+ * few milliseconds where a dynamically linked one takes ~60); the PATH. Throws a MediaError (code
+ * BINARY_NOT_FOUND) saying where it looked.
  */
 export function resolveFfprobe(options: ResolveBinaryOptions = {}): ResolvedBinary {
   const env = options.env ?? process.env;

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { resolveFfprobe, type ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
-import { lastMeaningfulLine, runTool } from './process';
+import { lastMeaningfulLine, runTool, type ToolResult } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
 import type { AudioStreamInfo, FrameRate, MediaInfo, MediaKind, VideoStreamInfo } from './types';
 
@@ -34,8 +34,21 @@ export interface ProbeOptions {
 export async function probeMedia(input: string, options: ProbeOptions = {}): Promise<MediaInfo> {
   const source = await openSource(input, { allowLive: options.allowLive });
   const ffprobe = options.ffprobe ?? resolveFfprobe();
-  const json = await runFfprobe(ffprobe, source, options);
+  // @ffprobe-installer's static ffprobe starts in a few milliseconds where a dynamically linked one
+  // takes ~60, but it dies (SIGSEGV) on some damaged files that the system's reads, e.g. an MPEG-TS
+  // cut mid-stream: those are probed again with the system's.
+  const fallback = options.ffprobe === undefined && ffprobe.source === '@ffprobe-installer' ? systemFfprobe : null;
+  const json = await runFfprobe(ffprobe, source, options, fallback);
   return interpretProbe(input, json);
+}
+
+/** The ffprobe of FFPROBE_PATH or the PATH, or null when there is none. */
+function systemFfprobe(): ResolvedBinary | null {
+  try {
+    return resolveFfprobe({ packages: false });
+  } catch {
+    return null;
+  }
 }
 
 export interface FfprobeSideData {
@@ -74,14 +87,24 @@ export interface FfprobeOutput {
   readonly format: FfprobeFormat;
 }
 
-async function runFfprobe(ffprobe: ResolvedBinary, source: MediaSource, options: ProbeOptions): Promise<FfprobeOutput> {
+async function runFfprobe(
+  ffprobe: ResolvedBinary,
+  source: MediaSource,
+  options: ProbeOptions,
+  fallback: (() => ResolvedBinary | null) | null,
+): Promise<FfprobeOutput> {
   const input = source.input;
   const args = ['-hide_banner', '-loglevel', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...inputArgs(source)];
-  const result = await runTool(ffprobe, args, {
-    signal: options.signal,
-    timeoutMs: options.timeoutMs ?? (source.type === 'file' ? 30_000 : 20_000),
-    input,
-  });
+  const run = (binary: ResolvedBinary): Promise<ToolResult> =>
+    runTool(binary, args, {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? (source.type === 'file' ? 30_000 : 20_000),
+      input,
+    });
+  let result = await run(ffprobe);
+  // A signal here is ffprobe's own death (a timeout or an abort throws instead).
+  const other = result.exit.signal !== null && fallback !== null ? fallback() : null;
+  if (other !== null) result = await run(other);
   if (result.exit.code !== 0) {
     const raw = lastMeaningfulLine(result.stderr);
     const line = raw === null ? null : stripInputPrefix(raw, source);

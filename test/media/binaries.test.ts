@@ -27,6 +27,20 @@ describe('media/binaries', () => {
     assert.match(describeBinary(ffmpeg), /^ffmpeg \/.+ \(from .+\)$/);
   });
 
+  it('finds an executable ffprobe, the static one of @ffprobe-installer/ffprobe when it is installed', () => {
+    const ffprobe = resolveFfprobe();
+    assert.equal(ffprobe.name, 'ffprobe');
+    assert.ok(['env', '@ffprobe-installer', 'PATH'].includes(ffprobe.source), ffprobe.source);
+    assert.ok(isExecutable(ffprobe.path), ffprobe.path);
+    let installed = true;
+    try {
+      require.resolve('@ffprobe-installer/ffprobe');
+    } catch {
+      installed = false; // an optional dependency: absent where it has no build
+    }
+    if (installed && process.env.FFPROBE_PATH === undefined) assert.equal(ffprobe.source, '@ffprobe-installer');
+  });
+
   it('prefers FFMPEG_PATH / FFPROBE_PATH over packages and PATH', function () {
     const ffmpeg = resolveFfmpeg();
     const ffprobe = resolveFfprobe();
@@ -58,7 +72,13 @@ describe('media/binaries', () => {
   });
 
   it('finds ffprobe beside the ffmpeg FFMPEG_PATH names', function () {
-    const ffprobe = resolveFfprobe();
+    // The PATH's ffprobe: the package's has no ffmpeg beside it.
+    let ffprobe: ResolvedBinary;
+    try {
+      ffprobe = resolveFfprobe({ packages: false });
+    } catch {
+      this.skip();
+    }
     const besideFfmpeg = path.join(path.dirname(ffprobe.path), 'ffmpeg');
     if (!isExecutable(besideFfmpeg)) this.skip();
     assert.deepEqual(resolveFfprobe({ env: { FFMPEG_PATH: besideFfmpeg, PATH: emptyDir }, packages: false }), {

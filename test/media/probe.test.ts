@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { resolveFfprobe } from '../../src/media/binaries';
 import { MediaError, type MediaErrorCode } from '../../src/media/errors';
 import { chooseFrameRate, parseRate, probeMedia } from '../../src/media/probe';
 import { runningToolPids } from '../../src/media/process';
@@ -90,6 +92,20 @@ describe('media/probe', () => {
     const info = await probeMedia(fx.vfr);
     assert.equal(info.video?.variableFrameRate, true);
     assert.deepEqual(info.frameRate, info.video?.avgFrameRate);
+  });
+
+  it('probes an MPEG-TS cut mid-stream, asking the system ffprobe when the static one dies on it', async function () {
+    const info = await probeMedia(fx.cutTs);
+    assert.equal(info.kind, 'video');
+    assert.equal(info.width, 1280);
+    assert.equal(info.height, 720);
+    assert.equal(info.hasAudio, true);
+    // Why the fallback exists: the package's ffprobe (when it is the one in use) is killed by SIGSEGV.
+    const ffprobe = resolveFfprobe();
+    if (ffprobe.source !== '@ffprobe-installer') this.skip();
+    const direct = spawnSync(ffprobe.path, ['-v', 'error', '-show_format', fx.cutTs]);
+    assert.equal(direct.signal, 'SIGSEGV');
+    assert.notEqual(resolveFfprobe({ packages: false }).source, '@ffprobe-installer');
   });
 
   it('fails with one line naming the file: missing, empty, directory, text named .mp4, mp4 without moov', async () => {

@@ -69,6 +69,7 @@ describe('cer analyze: the visual path on real media', function () {
       const r = cer(['analyze', RAVDESS_CLIP, '--out', out]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /ffmpeg: .* \(from /);
+      assert.match(r.stderr, /cer: ffprobe: ffprobe .* \(from /);
       assert.match(r.stderr, /98 frames in [\d.]+ s, [\d.]+ frames\/s, real-time factor [\d.]+/);
       analysis = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as Analysis;
       const counted = execFileSync(resolveFfprobe().path, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', RAVDESS_CLIP], { encoding: 'utf8' });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { FusionSpec } from '../../core';
 import { InputError, oneLine } from '../../io/errors';
 import { parseRule } from '../../io/fuse-input';
-import { describeBinary, resolveFfmpeg } from '../../media/binaries';
+import { describeBinary, resolveFfmpeg, resolveFfprobe } from '../../media/binaries';
 import { outputFile, parseFormats, writeOutputs } from '../../output';
 import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
@@ -105,7 +105,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     if (failures > 0) process.exitCode = 1;
     return;
   }
-  if (!quiet) process.stderr.write(`cer: ffmpeg: ${describeBinary(resolveFfmpeg())}\n`);
+  if (!quiet) process.stderr.write(`cer: ffmpeg: ${describeBinary(resolveFfmpeg())}\ncer: ffprobe: ${describeBinary(resolveFfprobe())}\n`);
 
   // From the second input on, each is probed while the one before it runs, so ffprobe's start-up
   // (~70 ms, mostly loading its libraries) does not stand between one input's last frame and the
