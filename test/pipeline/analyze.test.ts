@@ -229,6 +229,19 @@ describe('cer analyze: the visual path on real media', function () {
     assert.equal(vs.indexOf(Math.max(...vs)), 4);
   });
 
+  it('--out makes a missing folder (and its parents); a file there is refused in one line', function () {
+    requireTestdata(this, ASTRONAUT_PNG);
+    const nested = path.join(out, 'new', 'results');
+    const made = cer(['analyze', ASTRONAUT_PNG, '--out', nested, '--quiet']);
+    assert.equal(made.status, 0, made.stderr);
+    assert.deepEqual(fs.readdirSync(nested), ['astronaut.json']);
+    const file = path.join(out, 'new', 'results', 'astronaut.json');
+    const refused = cer(['analyze', ASTRONAUT_PNG, '--out', file, '--quiet']);
+    assert.equal(refused.status, 1);
+    assert.equal(refused.stderr, `cer: --out: ${file} is not a folder\n`);
+    fs.rmSync(path.join(out, 'new'), { recursive: true });
+  });
+
   it('--whole-frame-face takes the whole image as the face', function () {
     requireTestdata(this, ASTRONAUT_PNG);
     const r = cer(['analyze', ASTRONAUT_PNG, '--out', out, '--whole-frame-face', '--quiet']);

@@ -56,7 +56,13 @@ function progressBar(name: string): (p: AnalyzeProgress) => void {
 export async function runAnalyze(inputs: string[], options: AnalyzeCommandOptions): Promise<void> {
   const formats = parseFormats(options.format ?? 'json');
   const outDir = options.out ?? '.';
-  if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
+  // A missing results folder is made, as `--out results/` in the README expects on a fresh checkout.
+  try {
+    fs.mkdirSync(outDir, { recursive: true });
+  } catch (err) {
+    throw new InputError(`--out: cannot make the folder ${outDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
   const detector = options.detector ?? 'front-128';
   if (!(BLAZEFACE_VARIANTS as readonly string[]).includes(detector)) {
     throw new InputError(`--detector: expected ${BLAZEFACE_VARIANTS.join(' or ')}, got "${detector}"`);
