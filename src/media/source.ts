@@ -64,7 +64,7 @@ export async function openSource(input: string, options: SourceOptions = {}): Pr
   if (source.type !== 'file') {
     if (!options.allowLive) {
       const what = source.type === 'device' ? 'a capture device' : `a live ${source.scheme}:// stream`;
-      throw new MediaError('LIVE_NOT_ALLOWED', input, `is ${what}; live input is off (enable allowLive to read it)`);
+      throw new MediaError('LIVE_NOT_ALLOWED', input, `is ${what}; live input is off (--allow-live on the command line; "Allow network streams and capture devices" in the media node)`);
     }
     if (source.type === 'device') await checkDevice(source.path, input);
     return source;

@@ -73,11 +73,14 @@ export function renderOutput(result: AnalyzeResult, format: OutputFormat, option
  * Writes `<stem>.json`, `<stem>.csv`, `<stem>.txt` (ABAW) and/or `<stem>.png` of one result into
  * `outDir` and returns their paths, in the order of `formats`.
  *
- * All or nothing: every content is made first (a failure there writes nothing), then written to
- * a temporary file beside its target, and only when every temporary file is complete are they
- * renamed over the targets. On a failure the temporary files are removed, and so are the targets
- * already renamed in this call; the error names the file. Files of formats not asked for are left
- * alone.
+ * All or nothing: every content is made first, then written to a temporary file beside its
+ * target, and only when every temporary file is complete are they renamed over the targets. On a
+ * failure the temporary files are removed, and so are the targets already renamed in this call;
+ * the error names the file. Files of formats not asked for are left alone.
+ *
+ * A format the result cannot have (ABAW, which needs a label, of an input without one: an audio
+ * file and no acoustic model, say) does not cost the others: they are written, then an InputError
+ * says why that one was not, and which were.
  */
 export function writeOutputs(
   result: AnalyzeResult,
@@ -91,17 +94,17 @@ export function writeOutputs(
     if (!unique.includes(f)) unique.push(f);
   }
   if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new InputError(`${outDir}: not a folder`);
-  const planned = unique.map((format) => {
+  const planned: Array<{ file: string; content: string | Buffer; tmp: string }> = [];
+  const cannot: Array<{ format: OutputFormat; why: InputError }> = [];
+  for (const format of unique) {
     const file = outputFile(result.input, outDir, format);
-    let content: string | Buffer;
     try {
-      content = renderOutput(result, format, options);
+      planned.push({ file, content: renderOutput(result, format, options), tmp: temporaryName(file) });
     } catch (err) {
-      if (err instanceof InputError) throw err;
-      throw new Error(`${file}: ${oneLine(err)}`);
+      if (err instanceof InputError) cannot.push({ format, why: err });
+      else throw new Error(`${file}: ${oneLine(err)}`);
     }
-    return { file, content, tmp: temporaryName(file) };
-  });
+  }
 
   const staged: Array<{ file: string; tmp: string }> = [];
   const renamed: string[] = [];
@@ -122,7 +125,13 @@ export function writeOutputs(
     for (const file of renamed) fs.rmSync(file, { force: true });
     throw new InputError(`${current}: cannot write (${oneLine(err)})`);
   }
-  return planned.map((p) => p.file);
+  const written = planned.map((p) => p.file);
+  if (cannot.length > 0) {
+    const prefix = `${result.input}: `;
+    const why = cannot.map((c) => `no ${c.format} output: ${c.why.message.startsWith(prefix) ? c.why.message.slice(prefix.length) : c.why.message}`);
+    throw new InputError(`${prefix}${why.join('; ')}${written.length > 0 ? ` (written: ${written.join(', ')})` : ''}`);
+  }
+  return written;
 }
 
 let counter = 0;

@@ -118,7 +118,7 @@ describe('media/probe', () => {
 
   it('refuses live input unless allowLive, and unknown URL schemes always', async () => {
     await rejectsWith(probeMedia('rtsp://127.0.0.1:1/cam'), 'rtsp://127.0.0.1:1/cam', 'LIVE_NOT_ALLOWED', /live rtsp:\/\/ stream; live input is off/);
-    await rejectsWith(probeMedia('https://example.invalid/a.mp4'), 'https://example.invalid/a.mp4', 'LIVE_NOT_ALLOWED', /allowLive/);
+    await rejectsWith(probeMedia('https://example.invalid/a.mp4'), 'https://example.invalid/a.mp4', 'LIVE_NOT_ALLOWED', /live input is off \(--allow-live on the command line; "Allow network streams and capture devices" in the media node\)$/);
     await rejectsWith(probeMedia('/dev/video0'), '/dev/video0', 'LIVE_NOT_ALLOWED', /capture device/);
     await rejectsWith(probeMedia('ftp://example.invalid/a.mp4', { allowLive: true }), 'ftp://example.invalid/a.mp4', 'UNSUPPORTED_INPUT', /unsupported URL scheme 'ftp:\/\/'/);
     // Allowed, the stream is tried: nothing listens on port 1.

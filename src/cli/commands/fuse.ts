@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import {
   applyRule,
   COMPOUND_NAMES,
@@ -70,6 +71,10 @@ export function fuseInputFrames(input: FuseInput, fusion: Fusion, rule: Rule): F
 /** `--fusion` names a preset (dirichlet strategy) or a JSON file holding a fusion object. */
 export function fusionOption(value: string): FusionSpec {
   if ((PRESET_NAMES as readonly string[]).includes(value)) return parseFusionSpec({ strategy: 'dirichlet', preset: value }, '--fusion');
+  // A word that is neither a preset nor a file was most likely meant as a preset.
+  if (!fs.existsSync(value) && !/[/\\.]/.test(value)) {
+    throw new InputError(`--fusion: "${value}" is neither a preset (${PRESET_NAMES.join(', ')}) nor a file`);
+  }
   return parseFusionSpec(readJsonFile(value), value);
 }
 
