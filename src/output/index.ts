@@ -79,8 +79,9 @@ export function renderOutput(result: AnalyzeResult, format: OutputFormat, option
  * the error names the file. Files of formats not asked for are left alone.
  *
  * A format the result cannot have (ABAW, which needs a label, of an input without one: an audio
- * file and no acoustic model, say) does not cost the others: they are written, then an InputError
- * says why that one was not, and which were.
+ * file and no acoustic model, say) does not cost the others: they are written, an older file of
+ * that format is removed (it would not match them), then an InputError says why that one was not
+ * written, and which were.
  */
 export function writeOutputs(
   result: AnalyzeResult,
@@ -128,7 +129,13 @@ export function writeOutputs(
   const written = planned.map((p) => p.file);
   if (cannot.length > 0) {
     const prefix = `${result.input}: `;
-    const why = cannot.map((c) => `no ${c.format} output: ${c.why.message.startsWith(prefix) ? c.why.message.slice(prefix.length) : c.why.message}`);
+    const why = cannot.map((c) => {
+      // An older file of that format would not match the results written now.
+      const stale = outputFile(result.input, outDir, c.format);
+      const removed = fs.existsSync(stale) ? `, the older ${stale} removed` : '';
+      fs.rmSync(stale, { force: true });
+      return `no ${c.format} output${removed}: ${c.why.message.startsWith(prefix) ? c.why.message.slice(prefix.length) : c.why.message}`;
+    });
     throw new InputError(`${prefix}${why.join('; ')}${written.length > 0 ? ` (written: ${written.join(', ')})` : ''}`);
   }
   return written;

@@ -291,16 +291,18 @@ describe('output formats on real analyses', function () {
       checkAbaw(file, result, expected);
     });
 
-    it('a result without any label: the formats it can have are written, ABAW is refused in one line', function () {
+    it('a result without any label: the formats it can have are written, ABAW is refused in one line and an older ABAW file removed', function () {
       const { result } = get('gap');
       const unlabelled = { ...result, results: result.results.map((r) => ({ ...r, label: null })) };
       const out = fs.mkdtempSync(path.join(work, 'gap-unlabelled-'));
       const stem = path.join(out, path.basename(result.input, path.extname(result.input)));
+      // An ABAW file of an earlier run, which the results written now would not match.
+      fs.writeFileSync(`${stem}.txt`, 'an older run\n');
       assert.throws(() => writeOutputs(unlabelled, out, ALL), (err: unknown) => {
         assert.ok(err instanceof InputError);
         assert.equal(
           err.message,
-          `${result.input}: no abaw output: no frame has a compound-expression label (it has no face with a prediction); the ABAW format needs one ` +
+          `${result.input}: no abaw output, the older ${stem}.txt removed: no frame has a compound-expression label (it has no face with a prediction); the ABAW format needs one ` +
             `(written: ${stem}.json, ${stem}.csv, ${stem}.png)`,
         );
         return true;
