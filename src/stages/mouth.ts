@@ -216,8 +216,6 @@ function positiveOption(v: number | undefined, name: string, fallback: number): 
   return v;
 }
 
-/** Where the mesh model runs: a session on this thread or in a worker. */
-
 export class MouthOpenCue {
   readonly threshold: number;
   readonly cropScale: number;
