@@ -11,7 +11,7 @@
  *                                [--media FILE]... [--faces N]
  *
  * --manifest: the model's manifest (task, preprocessing, input name); --media: videos or images
- * (default: the bundled examples/sample.mp4, and for VS examples/astronaut.png too); --faces: how
+ * (default: the bundled docs/samples/sample.mp4, and for VS docs/samples/astronaut.png too); --faces: how
  * many faces (or audio windows) at most per file (default 48).
  */
 import * as path from 'node:path';
@@ -23,8 +23,8 @@ import type { FloatFeed } from '../src/models/session';
 import { audioWindows, faceInputs } from './calibration-inputs';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const SAMPLE = path.join(REPO_ROOT, 'examples', 'sample.mp4');
-const DEFAULT_MEDIA = [SAMPLE, path.join(REPO_ROOT, 'examples', 'astronaut.png')];
+const SAMPLE = path.join(REPO_ROOT, 'docs', 'samples', 'sample.mp4');
+const DEFAULT_MEDIA = [SAMPLE, path.join(REPO_ROOT, 'docs', 'samples', 'astronaut.png')];
 
 interface Options {
   model: string;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates examples/sample.mp4 from examples/astronaut.png (public domain, NASA) and speech
+# Regenerates docs/samples/sample.mp4 from docs/samples/astronaut.png (public domain, NASA) and speech
 # synthesised by espeak-ng. Everything in the sample comes from those two sources, so it may be
-# redistributed with the project (see examples/README.md).
+# redistributed with the project (see docs/samples/README.md).
 #
 # The video: 8 s, 1280x720, 25 fps, H.264 (yuv420p), a slow zoom (1.0× → 1.25×) towards the
 # astronaut's face. The audio: 48 kHz mono AAC; 2 s of silence, about 3.4 s of speech
@@ -11,16 +11,16 @@
 # bytes (single-threaded x264, bit-exact flags, no metadata). Other versions give an equivalent
 # file, not an identical one.
 #
-# Usage: tools/make-sample.sh [OUTPUT]     (default: examples/sample.mp4 in this repository)
+# Usage: tools/make-sample.sh [OUTPUT]     (default: docs/samples/sample.mp4 in this repository)
 #   FFMPEG_PATH=/path/to/ffmpeg tools/make-sample.sh   to choose the ffmpeg (default: the one the
-#   project resolves after a build, as `cer` does, else ffmpeg on the PATH). examples/sample.mp4
+#   project resolves after a build, as `cer` does, else ffmpeg on the PATH). docs/samples/sample.mp4
 #   was made with the ffmpeg of @ffmpeg-installer/linux-x64 (N-47683-g0e8eb07980) and Debian 12's
 #   espeak-ng 1.51.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OUTPUT="${1:-examples/sample.mp4}"
-IMAGE="examples/astronaut.png"
+OUTPUT="${1:-docs/samples/sample.mp4}"
+IMAGE="docs/samples/astronaut.png"
 TEXT="Hello. Here is an astronaut, smiling for the camera."
 DURATION=8
 FPS=25

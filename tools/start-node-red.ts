@@ -144,7 +144,7 @@ export async function startNodeRed(options: StartOptions): Promise<Started> {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  const sample = path.join(PACKAGE_ROOT, 'examples', 'sample.mp4');
+  const sample = path.join(PACKAGE_ROOT, 'docs', 'samples', 'sample.mp4');
   if (!fs.existsSync(sample)) process.stderr.write(`start: ${sample} is missing; the example flow will report it\n`);
   const started = await startNodeRed(options);
   process.stdout.write(`\nNode-RED editor: ${started.url}\n(user folder ${path.relative(process.cwd(), options.userDir) || '.'}, flow ${path.basename(options.flow)}; Ctrl-C stops it)\n\n`);

@@ -66,7 +66,7 @@ export function buildProgram(): Command {
     .option('--rule <rule>', 'override the input\'s rule: none, rule1, rule2')
     .addHelpText(
       'after',
-      '\nExample:\n  cer fuse --in examples/fuse-input.json\n  cer fuse --in examples/fuse-input.json --fusion paper-av7 --rule rule2 --out fused.json',
+      '\nExample:\n  cer fuse --in docs/samples/fuse-input.json\n  cer fuse --in docs/samples/fuse-input.json --fusion paper-av7 --rule rule2 --out fused.json',
     )
     .action(runFuse);
 
@@ -77,7 +77,7 @@ export function buildProgram(): Command {
     .requiredOption('--truth <file>', 'truth labels in the same formats (-1 = unlabelled)')
     .option('--task <task>', 'basic (7 emotions) or compound (7 compound expressions)', 'basic')
     .option('--out <file>', 'write the report here instead of stdout')
-    .addHelpText('after', '\nExample:\n  cer eval --pred fused.json --truth examples/fuse-truth-compound.txt --task compound')
+    .addHelpText('after', '\nExample:\n  cer eval --pred fused.json --truth docs/samples/fuse-truth-compound.txt --task compound')
     .action(runEval);
 
   program
@@ -96,8 +96,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       '\nThe result is a fusion object that cer fuse takes as is:\n' +
-        '  cer fit-weights --in examples/fuse-input.json --truth examples/fuse-truth-basic.txt --samples 2000 --out fitted.json\n' +
-        '  cer fuse --in examples/fuse-input.json --fusion fitted.json',
+        '  cer fit-weights --in docs/samples/fuse-input.json --truth docs/samples/fuse-truth-basic.txt --samples 2000 --out fitted.json\n' +
+        '  cer fuse --in docs/samples/fuse-input.json --fusion fitted.json',
     )
     .action(runFitWeights);
 

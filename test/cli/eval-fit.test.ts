@@ -51,9 +51,9 @@ describe('cer eval', () => {
   });
 
   it('reads cer fuse output, leaves out unlabelled frames, and reports the reference metric', () => {
-    const fused = cer(['fuse', '--in', 'examples/fuse-input.json', '--out', path.join(dir, 'fused.json')]);
+    const fused = cer(['fuse', '--in', 'docs/samples/fuse-input.json', '--out', path.join(dir, 'fused.json')]);
     assert.equal(fused.status, 0, fused.stderr);
-    const truthLines = fs.readFileSync('examples/fuse-truth-basic.txt', 'utf8').trim().split('\n');
+    const truthLines = fs.readFileSync('docs/samples/fuse-truth-basic.txt', 'utf8').trim().split('\n');
     truthLines[3] = '-1';
     truthLines[4] = '7';
     const truth = write('truth-basic.txt', truthLines.join('\n') + '\n');
@@ -64,7 +64,7 @@ describe('cer eval', () => {
     assert.equal(report.matchedBy, 'position');
     assert.equal(report.confusion.flat().reduce((a, b) => a + b, 0), 28);
     assert.equal(typeof report.f1_1to6, 'number');
-    const compound = cer(['eval', '--pred', path.join(dir, 'fused.json'), '--truth', 'examples/fuse-truth-compound.txt', '--task', 'compound']);
+    const compound = cer(['eval', '--pred', path.join(dir, 'fused.json'), '--truth', 'docs/samples/fuse-truth-compound.txt', '--task', 'compound']);
     assert.equal(compound.status, 0, compound.stderr);
     assert.equal((JSON.parse(compound.stdout) as Report).confusion.flat().reduce((a, b) => a + b, 0), 30);
   });
@@ -91,7 +91,7 @@ describe('cer fit-weights', () => {
 
   it('finds weights at least as good as the preset, reproducibly, and cer fuse takes them as is', () => {
     const out = path.join(dir, 'fitted.json');
-    const args = ['fit-weights', '--in', 'examples/fuse-input.json', '--truth', 'examples/fuse-truth-basic.txt', '--samples', '500', '--seed', '7'];
+    const args = ['fit-weights', '--in', 'docs/samples/fuse-input.json', '--truth', 'docs/samples/fuse-truth-basic.txt', '--samples', '500', '--seed', '7'];
     const r = cer([...args, '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /dirichlet search: 100% \(500\/500\)/);
@@ -103,17 +103,17 @@ describe('cer fit-weights', () => {
     assert.deepEqual(JSON.parse(again.stdout), fitted);
 
     // The fitted weights, scored by cer eval, give the search's own score.
-    const fused = cer(['fuse', '--in', 'examples/fuse-input.json', '--fusion', out, '--out', path.join(dir, 'fused.json')]);
+    const fused = cer(['fuse', '--in', 'docs/samples/fuse-input.json', '--fusion', out, '--out', path.join(dir, 'fused.json')]);
     assert.equal(fused.status, 0, fused.stderr);
-    const report = JSON.parse(cer(['eval', '--pred', path.join(dir, 'fused.json'), '--truth', 'examples/fuse-truth-basic.txt']).stdout) as Report;
+    const report = JSON.parse(cer(['eval', '--pred', path.join(dir, 'fused.json'), '--truth', 'docs/samples/fuse-truth-basic.txt']).stdout) as Report;
     assert.ok(Math.abs((report.f1_1to6 ?? NaN) - fitted.search.score) < 1e-12);
-    const preset = cer(['fuse', '--in', 'examples/fuse-input.json', '--out', path.join(dir, 'preset.json')]);
+    const preset = cer(['fuse', '--in', 'docs/samples/fuse-input.json', '--out', path.join(dir, 'preset.json')]);
     assert.equal(preset.status, 0);
-    const presetReport = JSON.parse(cer(['eval', '--pred', path.join(dir, 'preset.json'), '--truth', 'examples/fuse-truth-basic.txt']).stdout) as Report;
+    const presetReport = JSON.parse(cer(['eval', '--pred', path.join(dir, 'preset.json'), '--truth', 'docs/samples/fuse-truth-basic.txt']).stdout) as Report;
     assert.ok(fitted.search.score >= (presetReport.f1_1to6 ?? Infinity));
 
     // Pasted into the input as its "fusion" field, it is accepted as well.
-    const input = JSON.parse(fs.readFileSync('examples/fuse-input.json', 'utf8')) as Record<string, unknown>;
+    const input = JSON.parse(fs.readFileSync('docs/samples/fuse-input.json', 'utf8')) as Record<string, unknown>;
     input.fusion = fitted;
     fs.writeFileSync(path.join(dir, 'with-fitted.json'), JSON.stringify(input));
     const pasted = cer(['fuse', '--in', path.join(dir, 'with-fitted.json')]);
@@ -122,10 +122,10 @@ describe('cer fit-weights', () => {
   });
 
   it('hierarchical: W by Dirichlet search, then v on the grid', () => {
-    const input = JSON.parse(fs.readFileSync('examples/fuse-input.json', 'utf8')) as { probs: Record<string, unknown> };
+    const input = JSON.parse(fs.readFileSync('docs/samples/fuse-input.json', 'utf8')) as { probs: Record<string, unknown> };
     const twoModels = { models: ['vs', 'vd'], probs: { vs: input.probs.vs, vd: input.probs.vd } };
     fs.writeFileSync(path.join(dir, 'v.json'), JSON.stringify(twoModels));
-    const r = cer(['fit-weights', '--in', path.join(dir, 'v.json'), '--truth', 'examples/fuse-truth-basic.txt', '--strategy', 'hierarchical', '--samples', '200', '--quiet']);
+    const r = cer(['fit-weights', '--in', path.join(dir, 'v.json'), '--truth', 'docs/samples/fuse-truth-basic.txt', '--strategy', 'hierarchical', '--samples', '200', '--quiet']);
     assert.equal(r.status, 0, r.stderr);
     const fitted = JSON.parse(r.stdout) as { strategy: string; modelWeights: number[]; search: { score: number; dirichletScore: number } };
     assert.equal(fitted.strategy, 'hierarchical');
@@ -135,7 +135,7 @@ describe('cer fit-weights', () => {
   });
 
   it('names wrong options', () => {
-    const base = ['fit-weights', '--in', 'examples/fuse-input.json', '--truth', 'examples/fuse-truth-basic.txt'];
+    const base = ['fit-weights', '--in', 'docs/samples/fuse-input.json', '--truth', 'docs/samples/fuse-truth-basic.txt'];
     assert.match(cer([...base, '--samples', 'ten']).stderr, /^cer: --samples: expected an integer from 1 to \d+, got "ten"\n$/);
     assert.match(cer([...base, '--seed', '0']).stderr, /--seed: expected an integer from 1 to 4294967295, got "0"/);
     assert.match(cer([...base, '--metric', 'f1-1to6', '--task', 'compound']).stderr, /--metric f1-1to6 .* applies to --task basic only/);

@@ -113,7 +113,7 @@ describe('cer fuse', function () {
 
   it('writes to --out, and --fusion/--rule override the input', () => {
     const out = path.join(dir, 'out.json');
-    const r = cer(['fuse', '--in', 'examples/fuse-input.json', '--fusion', 'paper-av7', '--rule', 'rule2', '--out', out]);
+    const r = cer(['fuse', '--in', 'docs/samples/fuse-input.json', '--fusion', 'paper-av7', '--rule', 'rule2', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '');
     const written = JSON.parse(fs.readFileSync(out, 'utf8')) as { labels: string[] };
@@ -143,10 +143,10 @@ describe('cer fuse', function () {
       ['weights of the wrong shape', () => ['fuse', '--in', writeJson('w.json', { models: ['vs', 'vd'], probs: { vs: [frame], vd: [frame] }, fusion: { strategy: 'dirichlet', weights: [[1, 0, 0, 0, 0, 0, 0]] } })], /w\.json: fusion: fusion\.weights has 1 rows, expected one per model \(2: vs, vd\)/],
       ['short weight row', () => ['fuse', '--in', writeJson('w2.json', { models: ['vs'], probs: { vs: [frame] }, fusion: { strategy: 'dirichlet', weights: [[1, 0]] } })], /w2\.json: fusion\.weights\[0\]: expected 7 numbers/],
       ['unknown preset', () => ['fuse', '--in', writeJson('p.json', { models: ['vs', 'vd'], probs: { vs: [frame], vd: [frame] }, fusion: { strategy: 'dirichlet', preset: 'paper-x' } })], /p\.json: fusion\.preset: unknown preset "paper-x"; expected one of paper-v, paper-av7, paper-av8/],
-      ['unknown --fusion preset', () => ['fuse', '--in', 'examples/fuse-input.json', '--fusion', 'paper-y'], /--fusion: "paper-y" is neither a preset \(paper-v, paper-av7, paper-av8\) nor a file/],
-      ['missing --fusion file', () => ['fuse', '--in', 'examples/fuse-input.json', '--fusion', 'mine.json'], /mine\.json: no such file/],
+      ['unknown --fusion preset', () => ['fuse', '--in', 'docs/samples/fuse-input.json', '--fusion', 'paper-y'], /--fusion: "paper-y" is neither a preset \(paper-v, paper-av7, paper-av8\) nor a file/],
+      ['missing --fusion file', () => ['fuse', '--in', 'docs/samples/fuse-input.json', '--fusion', 'mine.json'], /mine\.json: no such file/],
       ['preset for other models', () => ['fuse', '--in', writeJson('pm.json', { models: ['vs', 'a'], probs: { vs: [frame], a: [frame] }, fusion: { strategy: 'dirichlet', preset: 'paper-v' } })], /preset paper-v needs the models \[vs, vd\] in that order, got \[vs, a\]/],
-      ['unknown rule', () => ['fuse', '--in', 'examples/fuse-input.json', '--rule', 'rule3'], /--rule: expected one of none, rule1, rule2, got "rule3"/],
+      ['unknown rule', () => ['fuse', '--in', 'docs/samples/fuse-input.json', '--rule', 'rule3'], /--rule: expected one of none, rule1, rule2, got "rule3"/],
       ['probs for an unlisted model', () => ['fuse', '--in', writeJson('x.json', { models: ['vs'], probs: { vs: [frame], vd: [frame] } })], /x\.json: probs\.vd: "vd" is not in models \[vs\]/],
     ];
     for (const [name, args, message] of cases) {
@@ -164,7 +164,7 @@ describe('cer fuse', function () {
 
     it('an unwritable --out leaves no partial file', () => {
       const target = path.join(dir, 'no-such-folder', 'out.json');
-      const r = cer(['fuse', '--in', 'examples/fuse-input.json', '--out', target]);
+      const r = cer(['fuse', '--in', 'docs/samples/fuse-input.json', '--out', target]);
       assert.notEqual(r.status, 0);
       assert.match(r.stderr, /out\.json: cannot write/);
       assert.equal(fs.existsSync(path.dirname(target)), false);

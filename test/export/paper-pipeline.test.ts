@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { FUSION_PRESETS } from '../../src/core';
 import { findPython, pythonStatus, runExportTool, torchProblem } from '../../src/cli/commands/models';
 import { cer } from '../helpers/cli';
-import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { RAVDESS_CLIP } from '../helpers/testdata';
 
 interface Result {
   frame: number;
@@ -29,7 +29,6 @@ describe('the paper pipeline through cer analyze --models DIR (random weights)',
   let analysis: { models: { vs: string; vd: string; a: string | null }; fusion: unknown; results: Result[]; frames: number };
 
   before(async function () {
-    requireTestdata(this, RAVDESS_CLIP);
     const status = pythonStatus(findPython());
     const problem = torchProblem(status);
     if (problem !== undefined) {

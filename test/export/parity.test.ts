@@ -18,7 +18,7 @@ import { decodeFrames } from '../../src/media/frames';
 import { ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../../src/stages/acoustic';
 import { VSInput } from '../../src/stages/vs';
 import { BlazeFaceDetector } from '../../src/vision/blazeface';
-import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { RAVDESS_CLIP } from '../helpers/testdata';
 
 const TOLERANCE = 1e-4;
 const THREADS = 2;
@@ -158,7 +158,6 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
     assert.equal(int8.id, `${fp32.id}-int8s`);
     assert.equal(int8.quantisation.conv, 53, JSON.stringify(int8.quantisation)); // ResNet-50's convolutions
     assert.ok(int8.bytes < 0.35 * fp32.bytes, `int8 ${int8.bytes} bytes vs fp32 ${fp32.bytes}`);
-    requireTestdata(this, RAVDESS_CLIP);
     const [m32, m8] = await Promise.all([loadManifest(fp32.manifest), loadManifest(int8.manifest)]);
     assert.match(m8.description ?? '', /static quantisation/);
     const [s32, s8] = await Promise.all([acquireSession(m32, { intraOpNumThreads: THREADS }), acquireSession(m8, { intraOpNumThreads: THREADS })]);
@@ -238,7 +237,6 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
     // wav2vec2's feature convolutions 1-6 and the head's two; not the first (one input channel) nor the grouped positional one.
     assert.equal(int8s.quantisation.conv, 8, JSON.stringify(int8s.quantisation));
     assert.ok(int8s.bytes < dynamic.bytes, `int8s ${int8s.bytes} bytes vs int8 ${dynamic.bytes}`);
-    requireTestdata(this, RAVDESS_CLIP);
     const [m32, m8s] = await Promise.all([loadManifest(fp32.manifest), loadManifest(int8s.manifest)]);
     const [s32, s8s] = await Promise.all([acquireSession(m32, { intraOpNumThreads: THREADS }), acquireSession(m8s, { intraOpNumThreads: THREADS })]);
     try {

@@ -1,6 +1,6 @@
 /**
  * Media for the output tests, made with the system's ffmpeg (Debian's, on the PATH) from the
- * project's own public-domain examples/astronaut.png, and `cer analyze` runs on them.
+ * project's own public-domain docs/samples/astronaut.png, and `cer analyze` runs on them.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -9,8 +9,8 @@ import type { AnalyzeResult } from '../../src/pipeline/analyze';
 import { cer } from './cli';
 import { REPO_ROOT } from './testdata';
 
-export const SAMPLE_MP4 = path.join(REPO_ROOT, 'examples', 'sample.mp4');
-export const SAMPLE_IMAGE = path.join(REPO_ROOT, 'examples', 'astronaut.png');
+export const SAMPLE_MP4 = path.join(REPO_ROOT, 'docs', 'samples', 'sample.mp4');
+export const SAMPLE_IMAGE = path.join(REPO_ROOT, 'docs', 'samples', 'astronaut.png');
 
 function tool(cmd: string, args: readonly string[]): Buffer {
   const r = spawnSync(cmd, args, { maxBuffer: 1 << 30 });

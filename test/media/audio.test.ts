@@ -6,7 +6,7 @@ import { resolveFfmpeg, resolveFfprobe } from '../../src/media/binaries';
 import { AUDIO_SAMPLE_RATE, audioFilter, decodeAudio, isNoAudioError, readAudio, type AudioChunk, type DecodeAudioOptions } from '../../src/media/audio';
 import { MediaError, type MediaErrorCode } from '../../src/media/errors';
 import { runningToolPids } from '../../src/media/process';
-import { ASTRONAUT_PNG, RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 import { childMediaPids, makeMediaFixtures, processExists, type MediaFixtures } from './fixtures';
 
 /** ffprobe's duration of the first audio stream. */
@@ -71,8 +71,6 @@ describe('media/audio', function () {
   let looped: string;
 
   before(function () {
-    requireTestdata(this, RAVDESS_CLIP);
-    requireTestdata(this, ASTRONAUT_PNG);
     fx = makeMediaFixtures();
     const ffmpeg = resolveFfmpeg().path;
     const run = (...args: string[]): void => {

@@ -8,7 +8,7 @@ import { MediaError, type MediaErrorCode } from '../../src/media/errors';
 import { decodeFrames, decodeImage, LOOKAHEAD_FRAMES, type DecodeFramesOptions } from '../../src/media/frames';
 import { ChunkAssembler, runningToolPids } from '../../src/media/process';
 import type { VideoFrame } from '../../src/media/types';
-import { ASTRONAUT_PNG, RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 import { childMediaPids, makeMediaFixtures, processExists, type MediaFixtures } from './fixtures';
 
 const FRAME_BYTES = 1280 * 720 * 3;
@@ -75,8 +75,6 @@ describe('media/frames', function () {
   let fx: MediaFixtures;
 
   before(function () {
-    requireTestdata(this, RAVDESS_CLIP);
-    requireTestdata(this, ASTRONAUT_PNG);
     fx = makeMediaFixtures();
   });
   after(() => fx?.cleanup());

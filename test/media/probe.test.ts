@@ -5,7 +5,7 @@ import { resolveFfprobe } from '../../src/media/binaries';
 import { MediaError, type MediaErrorCode } from '../../src/media/errors';
 import { chooseFrameRate, parseRate, probeMedia } from '../../src/media/probe';
 import { runningToolPids } from '../../src/media/process';
-import { ASTRONAUT_PNG, RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 import { childMediaPids, makeMediaFixtures, type MediaFixtures } from './fixtures';
 
 /** Asserts a one-line MediaError with this code whose message starts with the input and matches `detail`. */
@@ -24,8 +24,6 @@ describe('media/probe', () => {
   let fx: MediaFixtures;
 
   before(function () {
-    requireTestdata(this, RAVDESS_CLIP);
-    requireTestdata(this, ASTRONAUT_PNG);
     fx = makeMediaFixtures();
   });
   after(() => fx?.cleanup());

@@ -8,7 +8,7 @@ import { startNodeRedProcess, type NodeRedProcess } from './start';
 
 const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE_02 = path.join(REPO_ROOT, 'examples', '02-camera-to-dashboard-chart.json');
-const SAMPLE = path.join(REPO_ROOT, 'examples', 'sample.mp4');
+const SAMPLE = path.join(REPO_ROOT, 'docs', 'samples', 'sample.mp4');
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 const CHART_ID = 'cer02chart';
 const COMPOUNDS = ['Fearfully Surprised', 'Happily Surprised', 'Sadly Surprised', 'Disgustedly Surprised', 'Angrily Surprised', 'Sadly Fearful', 'Sadly Angry'];

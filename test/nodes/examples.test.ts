@@ -94,7 +94,7 @@ describe('example flows (examples/0*.json)', function () {
     const flow = capturing(example('04-fit-fusion-weights.json'), ['cer04fitted']);
     await helper.load([...NODES, ...CORE_NODES], flow);
     const fitted = collect('cer04fitted', () => true, 240_000);
-    helper.getNode('cer04inject').receive({ payload: 'examples', label: 'Happiness' });
+    helper.getNode('cer04inject').receive({ payload: 'docs/samples', label: 'Happiness' });
     const [msg] = await fitted;
     const p = msg.payload as FittedFusionPayload;
     assert.equal(p.type, 'fusion');

@@ -12,7 +12,7 @@ import { BlazeFaceDetector } from '../../src/vision/blazeface';
 import { cropImage } from '../../src/vision/image';
 import { writeAcousticTestModel } from '../helpers/acoustic-model';
 import { cer } from '../helpers/cli';
-import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { RAVDESS_CLIP } from '../helpers/testdata';
 import { helper, NODES, nextMessage, pipelineFlow, runPipeline, type FlowRun } from './helpers';
 
 interface AnalyzeFrame {
@@ -36,20 +36,23 @@ describe('Node-RED nodes: a full flow on real media', function () {
     unhandled.push(reason);
   };
 
+  let serverStarted = false;
   before(async function () {
-    requireTestdata(this, RAVDESS_CLIP);
     process.on('unhandledRejection', onUnhandled);
     out = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-nodes-'));
     const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet']);
     assert.equal(r.status, 0, r.stderr);
     analysis = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
     await helper.startServer();
+    serverStarted = true;
   });
 
   after(async () => {
     process.off('unhandledRejection', onUnhandled);
     if (out) fs.rmSync(out, { recursive: true, force: true });
-    await helper.stopServer();
+    // A before hook that failed never started the server: stopping it would hide that failure.
+    if (serverStarted) await helper.stopServer();
+    serverStarted = false;
   });
 
   afterEach(async () => {

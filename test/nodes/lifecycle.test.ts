@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { openSessionCount } from '../../src/models/session';
 import type { CompoundPayload, EndPayload } from '../../src/nodes-api/messages';
 import { openCreditCount } from '../../nodes/common/flow-control';
-import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { RAVDESS_CLIP } from '../helpers/testdata';
 import { ffmpegChildren, helper, nextMessage, NODES, pipelineFlow, runPipeline, settledMemory, sleep } from './helpers';
 
 /** Resolves when `out` has seen `count` compound results. */
@@ -25,15 +25,18 @@ describe('Node-RED nodes: deploys, stops and failures', function () {
     unhandled.push(reason);
   };
 
+  let serverStarted = false;
   before(async function () {
-    requireTestdata(this, RAVDESS_CLIP);
     process.on('unhandledRejection', onUnhandled);
     await helper.startServer();
+    serverStarted = true;
   });
 
   after(async () => {
     process.off('unhandledRejection', onUnhandled);
-    await helper.stopServer();
+    // A before hook that failed never started the server: stopping it would hide that failure.
+    if (serverStarted) await helper.stopServer();
+    serverStarted = false;
   });
 
   afterEach(async () => {

@@ -33,7 +33,7 @@ import { cer } from '../helpers/cli';
 import { decodeImageForTest } from '../helpers/decode';
 import { parseCsv } from '../helpers/output-csv';
 import { analyzeWithCli, decodeAudio, hexRgb, makeGapVideo, makeTwoFaceVideo, rms, SAMPLE_MP4 } from '../helpers/output-media';
-import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { RAVDESS_CLIP } from '../helpers/testdata';
 
 interface Analysed {
   result: AnalyzeResult;
@@ -217,9 +217,8 @@ describe('output formats on real analyses', function () {
   }
 
   for (const name of ['sample', 'ravdess']) {
-    describe(name === 'sample' ? 'examples/sample.mp4' : 'the RAVDESS clip', function () {
+    describe(name === 'sample' ? 'docs/samples/sample.mp4' : 'the RAVDESS clip', function () {
       before(function () {
-        if (name === 'ravdess') requireTestdata(this, RAVDESS_CLIP);
       });
 
       it('writes all four files, named after the input, and returns their paths', function () {

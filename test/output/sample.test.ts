@@ -1,5 +1,5 @@
 /**
- * The bundled sample (examples/sample.mp4): its streams, its audio (silence, speech, silence),
+ * The bundled sample (docs/samples/sample.mp4): its streams, its audio (silence, speech, silence),
  * that the analysis finds the face, and that tools/make-sample.sh makes it again.
  */
 import * as assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { ASTRONAUT_PNG, REPO_ROOT } from '../helpers/testdata';
 
 const sha256 = (file: string): string => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-/** The tools examples/sample.mp4 was made with: the same ones make the same bytes. */
+/** The tools docs/samples/sample.mp4 was made with: the same ones make the same bytes. */
 const MADE_WITH = { ffmpeg: 'ffmpeg version N-47683-g0e8eb07980-static', espeak: 'eSpeak NG text-to-speech: 1.51' };
 
 function firstLine(cmd: string, args: string[]): string {
@@ -22,7 +22,7 @@ function firstLine(cmd: string, args: string[]): string {
   return r.status === 0 ? r.stdout.split('\n')[0].trim() : '';
 }
 
-describe('examples/sample.mp4', function () {
+describe('docs/samples/sample.mp4', function () {
   this.timeout(300000);
 
   it('is H.264 1280x720 25 fps with AAC audio, 8 s, under 1.5 MB', function () {

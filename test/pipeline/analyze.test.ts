@@ -8,7 +8,7 @@ import { resolveFfmpeg, resolveFfprobe } from '../../src/media/binaries';
 import { decodeFrames } from '../../src/media/frames';
 import { decodeFramesInWorker, FrameDecoderThread } from '../../src/media/frame-worker';
 import { cer } from '../helpers/cli';
-import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT, requireTestdata } from '../helpers/testdata';
+import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
 import { makeMediaFixtures, MediaFixtures, processExists } from '../media/fixtures';
 
 interface Result {
@@ -65,7 +65,6 @@ describe('cer analyze: the visual path on real media', function () {
     let analysis: Analysis;
     let decodedFrames: number;
     before(function () {
-      requireTestdata(this, RAVDESS_CLIP);
       const r = cer(['analyze', RAVDESS_CLIP, '--out', out]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /ffmpeg: .* \(from /);
@@ -157,7 +156,6 @@ describe('cer analyze: the visual path on real media', function () {
     });
 
     it('a folder stands for its media files, in name order; --skip-existing resumes a batch; two inputs with one results name are refused before anything runs', function () {
-      requireTestdata(this, ASTRONAUT_PNG);
       // The test data is linked, not copied: a folder of two media files, a text file, a hidden file
       // and a subfolder (not entered).
       const folder = path.join(out, 'folder');
@@ -212,7 +210,6 @@ describe('cer analyze: the visual path on real media', function () {
   });
 
   it('astronaut.png: one face, found on her face', function () {
-    requireTestdata(this, ASTRONAUT_PNG);
     const r = cer(['analyze', ASTRONAUT_PNG, '--out', out, '--quiet']);
     assert.equal(r.status, 0, r.stderr);
     const a = JSON.parse(fs.readFileSync(path.join(out, 'astronaut.json'), 'utf8')) as Analysis;
@@ -230,7 +227,6 @@ describe('cer analyze: the visual path on real media', function () {
   });
 
   it('--out makes a missing folder (and its parents); a file there is refused in one line', function () {
-    requireTestdata(this, ASTRONAUT_PNG);
     const nested = path.join(out, 'new', 'results');
     const made = cer(['analyze', ASTRONAUT_PNG, '--out', nested, '--quiet']);
     assert.equal(made.status, 0, made.stderr);
@@ -243,7 +239,6 @@ describe('cer analyze: the visual path on real media', function () {
   });
 
   it('--whole-frame-face takes the whole image as the face', function () {
-    requireTestdata(this, ASTRONAUT_PNG);
     const r = cer(['analyze', ASTRONAUT_PNG, '--out', out, '--whole-frame-face', '--quiet']);
     assert.equal(r.status, 0, r.stderr);
     const a = JSON.parse(fs.readFileSync(path.join(out, 'astronaut.json'), 'utf8')) as Analysis;
@@ -256,8 +251,6 @@ describe('cer analyze: the visual path on real media', function () {
     let noFace: string;
     let modelsDir: string;
     before(function () {
-      requireTestdata(this, RAVDESS_CLIP);
-      requireTestdata(this, ASTRONAUT_PNG);
       fx = makeMediaFixtures();
       noFace = path.join(fx.dir, 'grey.png');
       execFileSync(resolveFfmpeg().path, ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=320x240', '-frames:v', '1', noFace]);
@@ -330,7 +323,6 @@ describe('cer analyze: the visual path on real media', function () {
 
 describe('decoding in a worker thread', function () {
   before(function () {
-    requireTestdata(this, RAVDESS_CLIP);
   });
 
   it('gives the same frames as decodeFrames', async () => {

@@ -7,7 +7,7 @@ import { FUSION_PRESETS } from '../../src/core';
 import { resolveFfmpeg } from '../../src/media/binaries';
 import { writeAcousticTestModel } from '../helpers/acoustic-model';
 import { cer } from '../helpers/cli';
-import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { RAVDESS_CLIP } from '../helpers/testdata';
 
 interface Result {
   frame: number;
@@ -33,7 +33,6 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 describe('cer analyze: the audio path', function () {
   let dir: string;
   before(function () {
-    requireTestdata(this, RAVDESS_CLIP);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-audio-path-'));
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));

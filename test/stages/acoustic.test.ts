@@ -20,7 +20,7 @@ import {
 } from '../../src/stages/acoustic';
 import { FrameSpeech, SileroVAD } from '../../src/stages/vad';
 import { OTHER_LOGIT, testModelLogits, writeAcousticTestModel } from '../helpers/acoustic-model';
-import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { RAVDESS_CLIP } from '../helpers/testdata';
 
 const SR = AUDIO_SAMPLE_RATE;
 const NTSC = { num: 30000, den: 1001 };
@@ -362,7 +362,6 @@ describe('stages/acoustic', function () {
 
   describe('on the RAVDESS clip, streamed from the decoder, gated by Silero VAD', () => {
     before(function () {
-      requireTestdata(this, RAVDESS_CLIP);
     });
 
     it('A is null in the silent lead-in and equals the offline result where the actor speaks', async () => {

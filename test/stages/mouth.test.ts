@@ -33,7 +33,7 @@ import {
 import { runCli } from '../../tools/tfjs-to-onnx/main';
 import { BlazeFaceDetector, blazeFaceManifestPath } from '../../src/vision/blazeface';
 import type { Box } from '../../src/vision/types';
-import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT, requireTestdata } from '../helpers/testdata';
+import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
 
 const FACEMESH_JSON = path.join(REPO_ROOT, 'node_modules', '@vladmandic', 'human-models', 'models', 'facemesh.json');
 const COMMITTED_ONNX = path.join(REPO_ROOT, 'models', 'facemesh.onnx');
@@ -163,8 +163,6 @@ describe('stages/mouth (mouth-open cue)', function () {
     });
 
     it('matches tfjs on the real face crops the cue feeds it (landmarks <= 1e-4 of 192 px)', async function () {
-      requireTestdata(this, ASTRONAUT_PNG);
-      requireTestdata(this, RAVDESS_CLIP);
       await tf.setBackend('cpu');
       await tf.ready();
       // The astronaut and a RAVDESS frame with the mouth open (t = 1.4 s), cropped as the cue does.
@@ -222,7 +220,6 @@ describe('stages/mouth (mouth-open cue)', function () {
     });
 
     it('reads the frame at [0, 1] and what lies outside it as 0', async function () {
-      requireTestdata(this, ASTRONAUT_PNG);
       const img = await decodeImage(ASTRONAUT_PNG);
       const t = new Float32Array(192 * 192 * 3);
       // The left half of this 192-px square is outside the image; the right half is the image's
@@ -241,7 +238,6 @@ describe('stages/mouth (mouth-open cue)', function () {
 
   describe('astronaut (a broad smile, lips parted, teeth together)', () => {
     it('puts the inner-lip landmarks 13/14 on her mouth and gives a plausible gap', async function () {
-      requireTestdata(this, ASTRONAUT_PNG);
       const img = await decodeImage(ASTRONAUT_PNG);
       const [face] = await detector.detect(img);
       const mouth = face.keypoints?.[3];
@@ -279,7 +275,6 @@ describe('stages/mouth (mouth-open cue)', function () {
     let speech: { start: number; end: number };
 
     before(async function () {
-      requireTestdata(this, RAVDESS_CLIP);
       speech = await speechInterval(RAVDESS_CLIP);
       for await (const f of decodeFrames(RAVDESS_CLIP) as AsyncGenerator<VideoFrame>) {
         const [face] = await detector.detect(f);
@@ -342,7 +337,6 @@ describe('stages/mouth (mouth-open cue)', function () {
     });
 
     it('refuses bad options and empty boxes, and use after release', async function () {
-      requireTestdata(this, ASTRONAUT_PNG);
       await assert.rejects(MouthOpenCue.load(undefined, { ...SESSION, threshold: -1 }), RangeError);
       const img = await decodeImage(ASTRONAUT_PNG);
       const own = await MouthOpenCue.load(undefined, SESSION);

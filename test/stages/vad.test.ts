@@ -14,7 +14,7 @@ import {
   sileroSettings,
   VAD_WINDOW_SAMPLES,
 } from '../../src/stages/vad';
-import { RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { RAVDESS_CLIP } from '../helpers/testdata';
 
 const WINDOW_SECONDS = VAD_WINDOW_SAMPLES / AUDIO_SAMPLE_RATE;
 const NTSC = { num: 30000, den: 1001 };
@@ -44,7 +44,6 @@ describe('stages/vad (Silero VAD v5)', function () {
   let speech: [number, number];
 
   before(async function () {
-    requireTestdata(this, RAVDESS_CLIP);
     manifest = await loadManifest(DEFAULT_VAD_MANIFEST);
     vad = await SileroVAD.load();
     samples = (await readAudio(RAVDESS_CLIP)).samples;

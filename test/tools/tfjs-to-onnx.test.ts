@@ -19,7 +19,7 @@ import { convertGraphModel } from '../../tools/tfjs-to-onnx/convert';
 import { runCli } from '../../tools/tfjs-to-onnx/main';
 import type { ModelManifest } from '../../tools/tfjs-to-onnx/manifest';
 import { readTfjsGraphModel } from '../../tools/tfjs-to-onnx/tfjs-model';
-import { ASTRONAUT_PNG, REPO_ROOT, requireTestdata } from '../helpers/testdata';
+import { ASTRONAUT_PNG, REPO_ROOT } from '../helpers/testdata';
 
 const MODELS_DIR = path.join(REPO_ROOT, 'node_modules', '@vladmandic', 'human-models', 'models');
 const EMOTION_JSON = path.join(MODELS_DIR, 'emotion.json');
@@ -266,7 +266,6 @@ describe('tools/tfjs-to-onnx', function () {
     });
 
     it(`matches tfjs on a real face and reads it as happy (max |diff| <= ${TOLERANCE})`, async function () {
-      requireTestdata(this, ASTRONAUT_PNG);
       const img = decodeRgb(ASTRONAUT_PNG);
       // Eileen Collins' face in the 512×512 scikit-image astronaut photo (hairline to chin).
       const face = preprocessFace(img, { x: 165, y: 62, size: 120 }, manifest);

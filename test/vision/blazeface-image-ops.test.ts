@@ -13,7 +13,7 @@ import {
   toTensor,
 } from '../../src/vision/image';
 import { decodeImageForTest } from '../helpers/decode';
-import { ASTRONAUT_PNG, RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 
 /** An image whose pixel (x, y) is (x, y, 7) — every pixel says where it came from. */
 function coordinateImage(width: number, height: number): RgbImage {
@@ -76,7 +76,6 @@ describe('vision/image', () => {
   });
 
   it('keeps the mean colour of a real photo when resizing either way', async function () {
-    requireTestdata(this, ASTRONAUT_PNG);
     const astro = await decodeImageForTest(ASTRONAUT_PNG);
     const m0 = meanColour(astro);
     for (const [w, h] of [[128, 128], [300, 200], [1024, 1024]]) {
@@ -133,7 +132,6 @@ describe('vision/image', () => {
   });
 
   it('preprocesses a real 1280x720 frame into the buffers it is given, call after call', async function () {
-    requireTestdata(this, RAVDESS_CLIP);
     const frame = await decodeImageForTest(RAVDESS_CLIP);
     assert.deepEqual([frame.width, frame.height], [1280, 720]);
     const pre = {

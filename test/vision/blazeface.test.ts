@@ -10,7 +10,7 @@ import { BlazeFaceDetector, blazeFaceManifestPath, type BlazeFaceVariant } from 
 import { cropImage } from '../../src/vision/image';
 import type { Box, FaceDetection } from '../../src/vision/types';
 import { decodeImageForTest } from '../helpers/decode';
-import { ASTRONAUT_PNG, RAVDESS_CLIP, requireTestdata } from '../helpers/testdata';
+import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 
 /**
  * Astronaut (512x512) landmarks read off the photo by eye: her right eye (image left), left eye,
@@ -52,8 +52,6 @@ describe('vision/blazeface', () => {
   let ravdess: RgbImage;
 
   before(async function () {
-    requireTestdata(this, ASTRONAUT_PNG);
-    requireTestdata(this, RAVDESS_CLIP);
     astronaut = await decodeImageForTest(ASTRONAUT_PNG);
     ravdess = await decodeImageForTest(RAVDESS_CLIP);
     for (const v of ['front-128', 'back-256'] as const) detectors.set(v, await BlazeFaceDetector.load(v));
