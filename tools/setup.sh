@@ -1,16 +1,35 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine for this project: system packages, then the npm dependencies.
-# Safe to run again: it installs only what is missing.
+# Sets up a Debian machine for this project. Run again, it installs only what is missing and
+# takes seconds.
+#
+#   bash tools/setup.sh            Debian packages for running and testing, then npm ci
+#   bash tools/setup.sh --export   the same, plus Python's torch, torchaudio and onnx for the model
+#                                  export tool (cer models export, its tests, npm run bench:paper)
+#
+# npm ci runs only when node_modules was not installed from this package-lock.json by this
+# script (with this Node.js ABI); it then reinstalls node_modules from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# ffmpeg: decoding; fonts-dejavu-core: text in the timeline picture; chromium: the dashboard test
-# (driven by playwright-core, never a downloaded browser); python3-torch, python3-torchaudio,
-# python3-onnx: tools/export (model export, its parity tests, npm run bench:paper).
-apt_packages=(ffmpeg fonts-dejavu-core chromium python3-torch python3-torchaudio python3-onnx)
+with_export=false
+for arg in "$@"; do
+  case "$arg" in
+    --export) with_export=true ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup: unknown option $arg (expected --export)" >&2; exit 2 ;;
+  esac
+done
+
+# ffmpeg: decoding; fonts-dejavu-core: text in the timeline picture; chromium: the dashboard and
+# palette tests (driven by playwright-core, never a downloaded browser); espeak-ng: the speech of
+# the bundled sample (tools/make-sample.sh, and the test that makes it again).
+apt_packages=(ffmpeg fonts-dejavu-core chromium espeak-ng)
+if $with_export; then
+  apt_packages+=(python3-torch python3-torchaudio python3-onnx)
+fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
@@ -20,6 +39,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# onnxruntime-node's install script would download CUDA binaries; its CPU build ships in the package.
-export ONNXRUNTIME_NODE_INSTALL=skip
-npm ci --no-audit --no-fund
+# The stamp records what node_modules was installed from: the lock file and Node's module ABI.
+stamp_file=node_modules/.setup-stamp
+stamp="$(sha256sum package-lock.json | cut -d' ' -f1) node-abi-$(node -p process.versions.modules)"
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
+  echo "setup: Debian packages present; node_modules matches package-lock.json"
+else
+  # onnxruntime-node's install script would download CUDA binaries (npm 11 does not run it:
+  # allowScripts in package.json; older npm reads this); its CPU build ships in the package.
+  export ONNXRUNTIME_NODE_INSTALL=skip
+  npm ci --no-audit --no-fund
+  echo "$stamp" > "$stamp_file"
+fi

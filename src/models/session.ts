@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from './errors';
 import { displayPath, loadManifest, type LoadedManifest } from './manifest';
@@ -184,9 +185,33 @@ export async function verifyModelFile(manifest: LoadedManifest): Promise<{ sha25
 // ---------------------------------------------------------------------------------------------
 // Sessions
 
+/** The shared library each GPU execution provider of onnxruntime-node loads, by platform. */
+const PROVIDER_LIBRARIES: Readonly<Record<string, Partial<Record<NodeJS.Platform, string>>>> = {
+  cuda: { linux: 'libonnxruntime_providers_cuda.so', win32: 'onnxruntime_providers_cuda.dll' },
+  tensorrt: { linux: 'libonnxruntime_providers_tensorrt.so', win32: 'onnxruntime_providers_tensorrt.dll' },
+};
+
+/**
+ * Why `provider` cannot be used because onnxruntime-node's binaries for it are not installed, or
+ * null when they are (or this is not known). Asking onnxruntime for a provider whose library is
+ * absent prints a block of native error lines to stderr before failing; this says it in one line.
+ */
+export function missingProviderLibrary(provider: string): string | null {
+  const library = PROVIDER_LIBRARIES[provider]?.[process.platform];
+  if (library === undefined) return null;
+  const binaries = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+  if (!fs.existsSync(binaries) || fs.existsSync(path.join(binaries, library))) return null;
+  return `onnxruntime-node's ${provider} binaries are not installed (${library} is absent; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
+}
+
 async function createSession(manifest: LoadedManifest, opts: Required<SessionOptions>, key: string, count: RefCount): Promise<SharedEntry> {
   const failures: ProviderFailure[] = [];
   for (const provider of opts.executionProviders) {
+    const missing = missingProviderLibrary(provider);
+    if (missing !== null) {
+      failures.push({ provider, error: missing });
+      continue;
+    }
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [provider],
       graphOptimizationLevel: 'all',

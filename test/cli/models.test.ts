@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findPython, pythonStatus, torchProblem } from '../../src/cli/commands/models';
+import { requireTorch } from '../helpers/python';
 import { DEFAULT_MODELS_DIR, listManifests } from '../../src/models/manifest';
 import { CER } from '../helpers/cli';
 import { REPO_ROOT } from '../helpers/testdata';
@@ -255,11 +255,7 @@ describe('cer models', function () {
     });
 
     it('exports a model with its manifest (when python3-torch is installed)', async function () {
-      const problem = torchProblem(pythonStatus(findPython()));
-      if (problem !== undefined) {
-        console.warn(`    skipped: ${problem}`);
-        this.skip();
-      }
+      requireTorch(this);
       const out = track(tmpDir('cer-models-export-'));
       const r = await cer(['models', 'export', 'vd', '--random-weights', '--out', out], 300000);
       assert.equal(r.status, 0, r.stderr);

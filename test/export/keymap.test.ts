@@ -8,19 +8,14 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { findPython, pythonStatus, torchProblem } from '../../src/cli/commands/models';
+import { requireTorch } from '../helpers/python';
 import { REPO_ROOT } from '../helpers/testdata';
 
 describe('tools/export key mapping (Python unit tests)', function () {
   this.timeout(600000);
 
   it('maps the authors\' VS, VD and A checkpoints onto our models and reproduces their outputs', function () {
-    const status = pythonStatus(findPython());
-    const problem = torchProblem(status);
-    if (problem !== undefined) {
-      console.warn(`    skipped: ${problem}`);
-      this.skip();
-    }
+    const status = requireTorch(this);
     const r = spawnSync(status.python, ['-B', '-m', 'unittest', 'discover', '-s', path.join(REPO_ROOT, 'tools', 'export'), '-p', 'test_*.py', '-v'], {
       cwd: REPO_ROOT,
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FUSION_PRESETS } from '../../src/core';
-import { findPython, pythonStatus, runExportTool, torchProblem } from '../../src/cli/commands/models';
+import { runExportTool } from '../../src/cli/commands/models';
+import { requireTorch } from '../helpers/python';
 import { cer } from '../helpers/cli';
 import { RAVDESS_CLIP } from '../helpers/testdata';
 
@@ -29,12 +30,7 @@ describe('the paper pipeline through cer analyze --models DIR (random weights)',
   let analysis: { models: { vs: string; vd: string; a: string | null }; fusion: unknown; results: Result[]; frames: number };
 
   before(async function () {
-    const status = pythonStatus(findPython());
-    const problem = torchProblem(status);
-    if (problem !== undefined) {
-      console.warn(`    skipped: ${problem}`);
-      this.skip();
-    }
+    const status = requireTorch(this);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-paper-'));
     const models = path.join(dir, 'models');
     for (const args of [['vs'], ['vd'], ['a', '--layers', '2']]) {

@@ -10,7 +10,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findPython, pythonStatus, runExportTool, torchProblem, type ExportedModel } from '../../src/cli/commands/models';
+import { runExportTool, type ExportedModel } from '../../src/cli/commands/models';
+import { requireTorch } from '../helpers/python';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, type ModelSession } from '../../src/models/session';
 import { readAudio } from '../../src/media/audio';
@@ -79,12 +80,7 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
   const exported = new Map<string, readonly ExportedModel[]>();
 
   before(async function () {
-    const status = pythonStatus(findPython());
-    const problem = torchProblem(status);
-    if (problem !== undefined) {
-      console.warn(`    skipped: ${problem}`);
-      this.skip();
-    }
+    const status = requireTorch(this);
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-export-'));
     const python = status.python;
     // One at a time: the machine is shared and the exports are memory-hungry.

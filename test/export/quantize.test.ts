@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { findPython, pythonStatus, torchProblem } from '../../src/cli/commands/models';
+import { requireTorch } from '../helpers/python';
 import { REPO_ROOT } from '../helpers/testdata';
 
 interface Case {
@@ -34,12 +34,7 @@ describe('tools/export int8 rewrite (quantize.py) in onnxruntime-node', function
   let cases: Case[] = [];
 
   before(function () {
-    const status = pythonStatus(findPython());
-    const problem = torchProblem(status);
-    if (problem !== undefined) {
-      console.warn(`    skipped: ${problem}`);
-      this.skip();
-    }
+    const status = requireTorch(this);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-quantize-'));
     const r = spawnSync(status.python, ['-B', path.join(REPO_ROOT, 'tools', 'export', 'make_quantize_cases.py'), dir], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);

@@ -8,6 +8,7 @@ import { DEFAULT_MODELS_DIR, loadManifest, type LoadedManifest } from '../../src
 import {
   acquireSession,
   hashesComputedCount,
+  missingProviderLibrary,
   openSessionCount,
   sha256File,
   verifyModelFile,
@@ -118,6 +119,10 @@ describe('models/session', () => {
         assert.equal(h.provider, 'cpu');
         assert.equal(h.fallbacks.length, 1);
         assert.equal(h.fallbacks[0].provider, 'cuda');
+        if (missingProviderLibrary('cuda') !== null) {
+          // Said in one line, without asking onnxruntime (which prints native error blocks to stderr).
+          assert.match(h.fallbacks[0].error, /^onnxruntime-node's cuda binaries are not installed \(libonnxruntime_providers_cuda\.so is absent; /);
+        }
         assert.ok(h.fallbacks[0].error.length > 0);
         console.log(`      cuda fell back to cpu: ${h.fallbacks[0].error}`);
       }

@@ -11,9 +11,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import * as ort from 'onnxruntime-node';
 
 import { resolveFfmpeg } from '../../src/media/binaries';
@@ -34,36 +31,13 @@ import { runCli } from '../../tools/tfjs-to-onnx/main';
 import { BlazeFaceDetector, blazeFaceManifestPath } from '../../src/vision/blazeface';
 import type { Box } from '../../src/vision/types';
 import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
+import { loadTfjsFromDisk, tf, tfjsCpu } from '../helpers/tfjs';
 
 const FACEMESH_JSON = path.join(REPO_ROOT, 'node_modules', '@vladmandic', 'human-models', 'models', 'facemesh.json');
 const COMMITTED_ONNX = path.join(REPO_ROOT, 'models', 'facemesh.onnx');
 const SESSION = { intraOpNumThreads: 1 } as const;
 
-interface GraphModelJson {
-  format: string;
-  generatedBy?: string;
-  convertedBy?: string;
-  modelTopology: object;
-  weightsManifest: tf.io.WeightsManifestConfig;
-}
 
-/** A tfjs graph model from disk through an IOHandler (no fetch, no tfjs-node). */
-async function loadTfjsFromDisk(modelJson: string): Promise<GraphModel> {
-  const json = JSON.parse(fs.readFileSync(modelJson, 'utf8')) as GraphModelJson;
-  const dir = path.dirname(modelJson);
-  const bytes = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(dir, p)))));
-  const handler: tf.io.IOHandler = {
-    load: async () => ({
-      modelTopology: json.modelTopology,
-      format: json.format,
-      generatedBy: json.generatedBy,
-      convertedBy: json.convertedBy,
-      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-      weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-    }),
-  };
-  return loadGraphModel(handler);
-}
 
 function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -163,8 +137,7 @@ describe('stages/mouth (mouth-open cue)', function () {
     });
 
     it('matches tfjs on the real face crops the cue feeds it (landmarks <= 1e-4 of 192 px)', async function () {
-      await tf.setBackend('cpu');
-      await tf.ready();
+      await tfjsCpu();
       // The astronaut and a RAVDESS frame with the mouth open (t = 1.4 s), cropped as the cue does.
       const images: RgbImage[] = [await decodeImage(ASTRONAUT_PNG)];
       for await (const f of decodeFrames(RAVDESS_CLIP)) {

@@ -10,9 +10,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import * as ort from 'onnxruntime-node';
 
 import { convertGraphModel } from '../../tools/tfjs-to-onnx/convert';
@@ -20,6 +17,7 @@ import { runCli } from '../../tools/tfjs-to-onnx/main';
 import type { ModelManifest } from '../../tools/tfjs-to-onnx/manifest';
 import { readTfjsGraphModel } from '../../tools/tfjs-to-onnx/tfjs-model';
 import { ASTRONAUT_PNG, REPO_ROOT } from '../helpers/testdata';
+import { loadTfjsFromDisk, tf, tfjsCpu, type GraphModel } from '../helpers/tfjs';
 
 const MODELS_DIR = path.join(REPO_ROOT, 'node_modules', '@vladmandic', 'human-models', 'models');
 const EMOTION_JSON = path.join(MODELS_DIR, 'emotion.json');
@@ -28,35 +26,7 @@ const COMMITTED_ONNX = path.join(REPO_ROOT, 'models', 'vs-fer2013-minixception.o
 const COMMITTED_MANIFEST = path.join(REPO_ROOT, 'models', 'vs-fer2013-minixception.json');
 const TOLERANCE = 1e-5;
 
-interface GraphModelJson {
-  format: string;
-  generatedBy?: string;
-  convertedBy?: string;
-  modelTopology: object;
-  weightsManifest: tf.io.WeightsManifestConfig;
-  userDefinedMetadata?: Record<string, object>;
-}
 
-/** Loads a tfjs graph model from disk through a custom IOHandler (no fetch, no tfjs-node). */
-async function loadTfjsFromDisk(modelJson: string): Promise<GraphModel> {
-  const json = JSON.parse(fs.readFileSync(modelJson, 'utf8')) as GraphModelJson;
-  const dir = path.dirname(modelJson);
-  const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
-  const bytes = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(dir, p)))));
-  const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const handler: tf.io.IOHandler = {
-    load: async () => ({
-      modelTopology: json.modelTopology,
-      format: json.format,
-      generatedBy: json.generatedBy,
-      convertedBy: json.convertedBy,
-      userDefinedMetadata: json.userDefinedMetadata,
-      weightSpecs,
-      weightData,
-    }),
-  };
-  return loadGraphModel(handler);
-}
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 function seededRandom(seed: number): () => number {
@@ -160,8 +130,7 @@ describe('tools/tfjs-to-onnx', function () {
   let session: ort.InferenceSession;
 
   before(async function () {
-    await tf.setBackend('cpu');
-    await tf.ready();
+    await tfjsCpu();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-to-onnx-'));
     manifest = JSON.parse(fs.readFileSync(COMMITTED_MANIFEST, 'utf8')) as ModelManifest;
     tfModel = await loadTfjsFromDisk(EMOTION_JSON);
