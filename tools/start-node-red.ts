@@ -11,6 +11,7 @@
  * The package is installed into the user folder as `npm link` does (a link in its node_modules).
  * Node-RED runs in this process; SIGINT or SIGTERM stops it cleanly.
  */
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -88,6 +89,31 @@ export function prepareUserDir(options: StartOptions): void {
   if (options.reset || !fs.existsSync(flowFile)) fs.copyFileSync(options.flow, flowFile);
 }
 
+/**
+ * The key the user folder's credentials are encrypted with: made once, kept in the folder (only
+ * its owner reads it). Node-RED warns on every start when credentials are not encrypted, and with
+ * a block of text when it has to make a key of its own.
+ */
+export function credentialSecret(userDir: string): string {
+  const file = path.join(userDir, '.credential-secret');
+  let secret: string;
+  try {
+    secret = fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    secret = randomBytes(32).toString('hex');
+    fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
+  }
+  // An empty credentials file, encrypted as Node-RED encrypts it (aes-256-ctr, key sha256(secret),
+  // the IV in hex before the base64): without one Node-RED warns "Encrypted credentials not found".
+  const credentials = path.join(userDir, 'flows_cred.json');
+  if (!fs.existsSync(credentials)) {
+    const iv = randomBytes(16);
+    const cipher = createCipheriv('aes-256-ctr', createHash('sha256').update(secret).digest(), iv);
+    fs.writeFileSync(credentials, JSON.stringify({ $: iv.toString('hex') + cipher.update('{}', 'utf8', 'base64') + cipher.final('base64') }) + '\n', { mode: 0o600 });
+  }
+  return secret;
+}
+
 export interface Started {
   readonly url: string;
   readonly port: number;
@@ -105,9 +131,10 @@ export async function startNodeRed(options: StartOptions): Promise<Started> {
     uiHost: options.host,
     httpAdminRoot: '/',
     httpNodeRoot: '/',
-    credentialSecret: false,
+    credentialSecret: credentialSecret(options.userDir),
     logging: { console: { level: 'info', metrics: false, audit: false } },
-    editorTheme: { projects: { enabled: false }, tours: false },
+    // Projects stay off. Node-RED logs a warning when `enabled` is false or projects is absent.
+    editorTheme: { projects: {}, tours: false },
     diagnostics: { enabled: false },
     // No calls home (this machine may have no network), and no consent dialog over the editor.
     telemetry: { enabled: false, updateNotification: false },
