@@ -19,7 +19,6 @@ import { isEndPayload, type AudioPayload, type EndPayload, type ProbsPayload } f
 import {
   AcousticStage,
   DisabledAcousticStage,
-  NO_ACOUSTIC_MODEL,
   openAcousticModel,
   type AcousticModel,
   type AcousticSource,
@@ -28,6 +27,7 @@ import {
 import { DEFAULT_VAD_MANIFEST, FrameSpeech, SileroVAD } from '../../src/stages/vad';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { asAudio } from '../common/payloads';
+import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 import type { CerModelsNode } from '../common/config';
 
@@ -57,27 +57,28 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new StatusDot(node);
+    const t = translator(RED, 'cer-acoustic');
     const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
     const compat = def.referenceCompat === true;
     const gate = (def.gate ?? true) && !compat;
     const meter = new RateMeter();
-    let modelName = NO_ACOUSTIC_MODEL;
+    let modelName = t('status.noModel');
 
     // The model opens once for the node, in a worker thread as in `cer analyze`: a window of the
     // paper's wav2vec2 takes a few hundred ms, which would stall Node-RED's event loop (editor,
     // dashboard, every other node) on its main thread. Every stream's stage shares it.
     const loading: Promise<{ model: AcousticModel; session: SessionOptions } | null> = (async () => {
-      if (def.model && config === null) throw new Error('the model config node is missing');
+      if (def.model && config === null) throw new Error(t('errors.noConfig'));
       if (config === null) return null;
-      status.loading('loading acoustic model');
+      status.loading(t('status.loading'));
       const use = await config.use(node, 'acoustic', { openSession: false });
       if (use.manifest === null) return null;
       const model = await openAcousticModel(use.manifest, { ...use.session, inWorker: true });
-      modelName = `${use.manifest.id} · ${model.provider} · worker thread`;
+      modelName = t('status.model', { model: use.manifest.id, provider: model.provider });
       return { model, session: use.session };
     })();
     loading.then(
-      (model) => (model === null ? status.idle(NO_ACOUSTIC_MODEL) : status.ready(modelName)),
+      (model) => (model === null ? status.idle(t('status.noModel')) : status.ready(modelName)),
       (err: unknown) => status.error(toError(err).message),
     );
 
@@ -119,7 +120,7 @@ export = function register(RED: NodeAPI): void {
       if (out.length > 0) {
         send([out]);
         for (let i = 0; i < out.length; i++) meter.tick();
-        status.busy(`${modelName} · ${fpsText(meter.perSecond)}`);
+        status.busy(t('status.busy', { model: modelName, fps: fpsText(meter.perSecond) }));
       }
     };
 

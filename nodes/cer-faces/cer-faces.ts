@@ -9,8 +9,10 @@ import { isEndPayload, type BoxArray, type FacePayload } from '../../src/nodes-a
 import { cropImage } from '../../src/vision/image';
 import { BlazeFaceDetector, BLAZEFACE_VARIANTS, type BlazeFaceVariant } from '../../src/vision/blazeface';
 import { isTargetPolicy, type TargetPolicy } from '../../src/vision/target';
+import { DEFAULT_THUMBNAIL_SIZE, jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { frameConsumed } from '../common/flow-control';
+import { translator } from '../common/i18n';
 import { DEFAULT_SESSION_OPTIONS } from '../common/models';
 import { asFrame, cropBoxOf } from '../common/payloads';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../common/red';
@@ -23,6 +25,18 @@ interface CerFacesDef extends NodeDef {
   target: TargetPolicy;
   /** Skip detection: the whole frame is the face (pre-cropped face images). */
   wholeFrameFace: boolean;
+  /**
+   * msg.thumbnail: the face crop as a JPEG data: URL whose longest side is this many pixels; 0: no
+   * thumbnails. Absent or empty: DEFAULT_THUMBNAIL_SIZE.
+   */
+  thumbnail?: number | string;
+}
+
+/** The thumbnail size a node's setting asks for (0: none), or null for a setting that is not one. */
+function thumbnailSize(setting: number | string | undefined): number | null {
+  if (setting === undefined || setting === '') return DEFAULT_THUMBNAIL_SIZE;
+  const n = Number(setting);
+  return Number.isInteger(n) && n >= 0 && n <= 1024 ? n : null;
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
@@ -34,9 +48,11 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new StatusDot(node);
+    const tr = translator(RED, 'cer-faces');
     const policy: TargetPolicy = isTargetPolicy(def.target) ? def.target : 'largest';
     const variant: BlazeFaceVariant = (BLAZEFACE_VARIANTS as readonly string[]).includes(def.detector) ? def.detector : 'front-128';
     const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
+    const thumbnail = thumbnailSize(def.thumbnail);
     const meter = new RateMeter();
     let provider = 'cpu';
 
@@ -46,10 +62,11 @@ export = function register(RED: NodeAPI): void {
       return d;
     };
 
-    status.loading(def.wholeFrameFace ? 'whole frame is the face' : 'loading face detector');
+    status.loading(def.wholeFrameFace ? tr('status.wholeFrame') : tr('status.loading'));
     const loading: Promise<BlazeFaceDetector | null> = (async () => {
+      if (thumbnail === null) throw new Error(tr('errors.thumbnail', { value: String(def.thumbnail).slice(0, 40) }));
       if (def.wholeFrameFace) return null;
-      if (def.model && config === null) throw new Error('the model config node is missing');
+      if (def.model && config === null) throw new Error(tr('errors.noConfig'));
       if (config !== null) {
         const use = await config.use(node, 'face-detection');
         const d = await BlazeFaceDetector.load(use.manifest ?? variant, use.session);
@@ -61,7 +78,7 @@ export = function register(RED: NodeAPI): void {
       return warmUp(d);
     })();
     loading.then(
-      (d) => status.ready(d === null ? 'whole frame' : `${d.id} · ${provider}`),
+      (d) => status.ready(d === null ? tr('status.readyWholeFrame') : tr('status.ready', { model: d.id, provider })),
       (err: unknown) => status.error(toError(err).message),
     );
 
@@ -87,12 +104,17 @@ export = function register(RED: NodeAPI): void {
         const tracks = targets.map((f) => f.track);
         const { stream: s, source, frame: index, t, fps } = frame;
         const base = { type: 'face' as const, stream: s, source, frame: index, t, fps, policy, tracks };
-        const { payload: _frame, ...rest } = msg;
+        // A thumbnail an earlier face detector left on the message is not this face's.
+        const { payload: _frame, thumbnail: _thumbnail, ...rest } = msg as NodeMessage & { thumbnail?: unknown };
         if (targets.length === 0) {
           send({ ...rest, payload: { ...base, face: null, crop: null, cropBox: null } satisfies FacePayload });
         } else {
-          const out: NodeMessage[] = targets.map((face) => {
-            const crop = cropImage(frame, face.box);
+          const crops = targets.map((face) => cropImage(frame, face.box));
+          // A string: Node-RED's copies on fan-out share it rather than copy it; msg properties go
+          // on through VS, VD, fusion and rules, so the thumbnail reaches a dashboard with the label.
+          const thumbnails = thumbnail !== null && thumbnail > 0 ? await Promise.all(crops.map(async (crop) => jpegDataUrl((await jpegThumbnail(crop, thumbnail)).jpeg))) : null;
+          const out: NodeMessage[] = targets.map((face, i) => {
+            const crop = crops[i] as (typeof crops)[number];
             const result: FacePayload = {
               ...base,
               face: { box: face.box.map(round3) as BoxArray, score: round3(face.score), track: face.track },
@@ -100,12 +122,12 @@ export = function register(RED: NodeAPI): void {
               crop: { width: crop.width, height: crop.height, data: Buffer.from(crop.data.buffer, crop.data.byteOffset, crop.data.byteLength) },
               cropBox: cropBoxOf(face.box, frame.width, frame.height),
             };
-            return { ...rest, payload: result };
+            return thumbnails === null ? { ...rest, payload: result } : { ...rest, payload: result, thumbnail: thumbnails[i] };
           });
           send([out]);
         }
         meter.tick();
-        status.busy(`${provider} · ${fpsText(meter.perSecond)}`);
+        status.busy(tr('status.busy', { provider, fps: fpsText(meter.perSecond) }));
         // Only the crops go on; the frame's memory may go back to the splitter (not after a failure,
         // when the msg, frame and all, goes to Catch nodes).
         finished = frame.data;

@@ -12,6 +12,7 @@ import { dirichletSearch, NUM_BASIC } from '../../src/core';
 import { isEndPayload, type FittedFusionPayload, type FusedPayload, type Modality } from '../../src/nodes-api/messages';
 import { labelIndex, labelOfSource } from '../common/labels';
 import { numberField, onOrderedInput, StatusDot } from '../common/adapter';
+import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 
 interface CerFitWeightsDef extends NodeDef {
@@ -29,24 +30,25 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new StatusDot(node);
+    const t = translator(RED, 'cer-fit-weights');
     const samples = Math.max(1, Math.floor(numberField(def.samples, 10000)));
     const seed = Math.max(1, Math.floor(numberField(def.seed, 1)));
     let collected: Sample[] = [];
     const open = new Set<string>();
     let waitingFit: { msg: NodeMessage; send: SendFunction } | null = null;
-    status.idle('no frames yet');
+    status.idle(t('status.noFrames'));
 
     const fit = (msg: NodeMessage, send: SendFunction): void => {
       const models: Modality[] = (['vs', 'vd', 'a'] as const).filter((m) => collected.some((s) => s.votes[m] !== undefined));
       const used = collected.filter((s) => models.every((m) => s.votes[m] !== undefined));
-      if (models.length < 2 || used.length === 0) throw new Error(`nothing to fit: ${collected.length} labelled frames, ${used.length} with a vote of every model`);
+      if (models.length < 2 || used.length === 0) throw new Error(t('errors.nothingToFit', { collected: collected.length, used: used.length }));
       const probs = models.map((m) => {
         const out = new Float64Array(used.length * NUM_BASIC);
         used.forEach((s, i) => out.set(s.votes[m] as number[], i * NUM_BASIC));
         return out;
       });
       const truth = Int32Array.from(used, (s) => s.truth);
-      status.loading(`fitting on ${used.length} frames`);
+      status.loading(t('status.fitting', { frames: used.length }));
       const found = dirichletSearch({ probs, truth }, { metric: 'f1-1to6', task: 'basic', samples, seed });
       const payload: FittedFusionPayload = {
         type: 'fusion',
@@ -54,7 +56,7 @@ export = function register(RED: NodeAPI): void {
         weights: found.weights,
         search: { frames: used.length, samples, seed, score: found.score, metric: 'f1-1to6', models },
       };
-      status.ready(`fitted on ${used.length} frames · F1(1-6) ${found.score.toFixed(3)}`);
+      status.ready(t('status.fitted', { frames: used.length, score: found.score.toFixed(3) }));
       send({ ...msg, payload, fusion: { strategy: payload.strategy, weights: payload.weights } });
       collected = [];
     };
@@ -78,7 +80,7 @@ export = function register(RED: NodeAPI): void {
       }
       const p = payload as Partial<FusedPayload> | null;
       if (typeof p !== 'object' || p === null || (p.type !== 'fused' && p.type !== 'compound') || typeof p.votes !== 'object' || p.votes === null) {
-        throw new Error('expected votes from the fusion or compound rules node (msg.payload.votes)');
+        throw new Error(t('errors.notVotes'));
       }
       if (typeof p.stream === 'string') open.add(p.stream);
       const truth = msg.label !== undefined ? labelIndex(msg.label) : typeof p.source === 'string' ? labelOfSource(p.source) : null;
@@ -89,7 +91,7 @@ export = function register(RED: NodeAPI): void {
         if (Array.isArray(v)) votes[m] = v;
       }
       collected.push({ votes, truth });
-      status.busy(`${collected.length} labelled frames`);
+      status.busy(t('status.collected', { frames: collected.length }));
     });
   }
 

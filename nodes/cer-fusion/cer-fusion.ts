@@ -22,6 +22,7 @@ import {
 import { MODALITIES, isEndPayload, type FaceInfo, type FusedPayload, type Modality, type ProbsPayload, type Votes } from '../../src/nodes-api/messages';
 import { fusionFromDef, type FusionSettings } from '../common/fusion-config';
 import { fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
+import { translator, type Translate } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../common/red';
 
 interface CerFusionDef extends NodeDef, FusionSettings {
@@ -53,8 +54,8 @@ const A_FRAMES_KEPT = 2000;
 const CLOSED_KEPT = 1000;
 
 /** A fusion spec given at run time (msg.fusion, or a fit-weights payload). */
-function specFromMessage(value: unknown): FusionSpec {
-  if (typeof value !== 'object' || value === null) throw new Error('msg.fusion must be an object: { strategy, preset?, weights?, modelWeights? }');
+function specFromMessage(value: unknown, t: Translate): FusionSpec {
+  if (typeof value !== 'object' || value === null) throw new Error(t('errors.notObject'));
   const v = value as Partial<FusionSpec>;
   const spec: FusionSpec = { strategy: (v.strategy ?? 'dirichlet') as FusionStrategy };
   if (v.preset !== undefined) spec.preset = v.preset;
@@ -76,6 +77,9 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new StatusDot(node);
+    const t = translator(RED, 'cer-fusion');
+    /** A fusion setting for a status: its strategy, and its preset when it has one. */
+    const named = (strategy: string, preset: string | undefined): string => `${strategy}${preset ? ` · ${preset}` : ''}`;
     const meter = new RateMeter();
     const maxWait = Math.max(0, Number(def.maxWait) || 0);
     let fusion: Fusion | null = null;
@@ -86,7 +90,7 @@ export = function register(RED: NodeAPI): void {
       spec = fromDef.spec;
       models = fromDef.models;
       fusion = resolveFusion(spec, models);
-      status.ready(`${spec.strategy}${spec.preset ? ` · ${spec.preset}` : ''} · ${models.join('+')}`);
+      status.ready(t('status.ready', { fusion: named(spec.strategy, spec.preset), models: models.join('+') }));
     } catch (err) {
       status.error(toError(err).message);
     }
@@ -132,7 +136,7 @@ export = function register(RED: NodeAPI): void {
       };
       send({ ...e.base, payload });
       meter.tick();
-      status.busy(`${fusion.strategy}${spec.preset ? ` · ${spec.preset}` : ''} · ${fpsText(meter.perSecond)}`);
+      status.busy(t('status.busy', { fusion: named(fusion.strategy, spec.preset), fps: fpsText(meter.perSecond) }));
     };
 
     /** Sends every entry that is complete (or, with `all`, every entry) in frame order. */
@@ -164,15 +168,15 @@ export = function register(RED: NodeAPI): void {
       // A new fusion at run time: msg.fusion, or the fit-weights node's output.
       const given = msg.fusion ?? ((payload as { type?: unknown } | null)?.type === 'fusion' ? payload : undefined);
       if (given !== undefined) {
-        const next = specFromMessage(given);
+        const next = specFromMessage(given, t);
         const nextModels = modelsOfSpec(next, models);
         fusion = resolveFusion(next, nextModels);
         spec = next;
         models = nextModels;
-        status.ready(`${next.strategy}${next.preset ? ` · ${next.preset}` : ''} · ${models.join('+')} (from msg)`);
+        status.ready(t('status.readyFromMsg', { fusion: named(next.strategy, next.preset), models: models.join('+') }));
         return;
       }
-      if (fusion === null) throw new Error('the fusion is not configured correctly; see the node status');
+      if (fusion === null) throw new Error(t('errors.notConfigured'));
       if (isEndPayload(payload)) {
         // The other modalities' ends of a stream already closed here.
         if (closed.has(payload.stream)) return;
@@ -199,8 +203,8 @@ export = function register(RED: NodeAPI): void {
       let p: Partial<ProbsPayload> = {};
       if (typeof payload === 'object' && payload !== null && (payload as { type?: unknown }).type === 'probs') {
         p = payload as ProbsPayload;
-        if (!(MODALITIES as readonly string[]).includes(p.modality as string)) throw new Error(`unknown modality "${String(p.modality)}"`);
-        if (typeof p.stream !== 'string' || !Number.isInteger(p.frame)) throw new Error('msg.payload lacks stream or frame');
+        if (!(MODALITIES as readonly string[]).includes(p.modality as string)) throw new Error(t('errors.unknownModality', { modality: String(p.modality) }));
+        if (typeof p.stream !== 'string' || !Number.isInteger(p.frame)) throw new Error(t('errors.noStreamFrame'));
         modality = p.modality as Modality;
         stream = p.stream;
         frame = p.frame as number;
@@ -213,10 +217,10 @@ export = function register(RED: NodeAPI): void {
         join.counters[modality] = frame + 1;
         probs = payload as number[] | null;
       } else {
-        throw new Error('expected a vote: msg.payload from a VS, VD or acoustic node, or msg.topic "vs", "vd" or "a" with msg.payload an array of 7 probabilities or null');
+        throw new Error(t('errors.notVote'));
       }
       if (probs !== null && !(Array.isArray(probs) && probs.length === NUM_BASIC && probs.every((x) => typeof x === 'number' && Number.isFinite(x)))) {
-        throw new Error(`${modality} vote for frame ${frame} must be 7 finite numbers or null`);
+        throw new Error(t('errors.badVote', { modality, frame }));
       }
       if (!models.includes(modality)) return; // a modality this fusion does not use
       const join = streams.get(stream, makeJoin);

@@ -17,12 +17,22 @@ import { frameRateValue, type MediaInfo } from '../../src/media/types';
 import type { AudioPayload, EndPayload, FramePayload, SourceEventPayload, SourceInfo } from '../../src/nodes-api/messages';
 import { fpsText, numberField, onClose, RateMeter, StatusDot, toError } from '../common/adapter';
 import { closeCredits, openCredits, type FrameCredits } from '../common/flow-control';
+import { translator } from '../common/i18n';
 import { resolveUserPath } from '../common/models';
 import type { DoneFunction, Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 
+/** Where the configured source comes from (the editor's TypedInput). */
+const SOURCE_TYPES = ['str', 'msg', 'flow', 'global', 'env'] as const;
+type SourceType = (typeof SOURCE_TYPES)[number];
+
 interface CerMediaDef extends NodeDef {
-  /** Input used when msg.payload names none. */
+  /**
+   * The input: as text (`sourceType` str) used when msg.payload names none; otherwise the name of
+   * the msg, flow or global property or environment variable that holds it.
+   */
   source: string;
+  /** str (flows from before the TypedInput have none: str), msg, flow, global or env. */
+  sourceType?: string;
   /** Accept rtsp://, http(s):// … streams and /dev/video* devices. */
   allowLive: boolean;
   /** Play a file again from the start when it ends (a stand-in for a camera). */
@@ -79,6 +89,8 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new StatusDot(node);
+    const t = translator(RED, 'cer-media');
+    const sourceType: SourceType = (SOURCE_TYPES as readonly string[]).includes(def.sourceType ?? '') ? (def.sourceType as SourceType) : 'str';
     const runs = new Map<number, Run>();
     let runCounter = 0;
     const lookahead = Math.max(1, Math.floor(numberField(def.lookahead, 4)));
@@ -87,7 +99,7 @@ export = function register(RED: NodeAPI): void {
     // beside another one gets a thread of its own.
     const keptDecoder = FrameDecoderThread.start();
     let keptInUse = false;
-    status.idle('ready');
+    status.idle(t('status.ready'));
     // Asked once per process and cached (Pipeline.load does the same): the first run does not pay for it.
     try {
       ffmpegFeatures(resolveFfmpeg()).catch(() => undefined);
@@ -126,7 +138,7 @@ export = function register(RED: NodeAPI): void {
       try {
         const kind = classifyInput(source);
         const input = kind.type === 'file' ? resolveUserPath(source) : source;
-        status.loading(`probing ${path.basename(source)}`);
+        status.loading(t('status.probing', { file: path.basename(source) }));
         const info = await probeMedia(input, { allowLive: def.allowLive === true, signal });
         const fps = info.frameRate ? frameRateValue(info.frameRate) : 25;
         emit(2, { type: 'start', ...ref, info: sourceInfo(info) });
@@ -166,7 +178,9 @@ export = function register(RED: NodeAPI): void {
             frames++;
             meter.tick();
             const percent = info.frameCount ? Math.min(100, (100 * frames) / info.frameCount) : info.duration ? Math.min(100, (100 * frame.t) / info.duration) : null;
-            status.busy(`pid ${pid} · ${fpsText(meter.perSecond)}${percent === null ? '' : ` · ${Math.floor(percent)}%`}`);
+            // A still image sharp decoded in this process has no ffmpeg to name.
+            const decoderText = pid > 0 ? t('status.ffmpegPid', { pid }) : t('status.inProcess');
+            status.busy(percent === null ? t('status.playing', { decoder: decoderText, fps: fpsText(meter.perSecond) }) : t('status.playingPercent', { decoder: decoderText, fps: fpsText(meter.perSecond), percent: Math.floor(percent) }));
             const now = performance.now();
             if (now - lastProgress >= 1000) {
               lastProgress = now;
@@ -242,10 +256,11 @@ export = function register(RED: NodeAPI): void {
             }
             sendEnd(msg, source, send, end);
             if (end.reason !== 'done') {
-              status.idle(`stopped · ${end.frames} frames`);
+              status.idle(t('status.stopped', { frames: end.frames }));
               break;
             }
-            status.ready(`ended · ${end.frames} frames in ${end.seconds.toFixed(1)} s${sources.length > 1 ? ` · ${i + 1}/${sources.length}` : ''}`);
+            const ended = { frames: end.frames, seconds: end.seconds.toFixed(1) };
+            status.ready(sources.length > 1 ? t('status.endedOf', { ...ended, index: i + 1, count: sources.length }) : t('status.ended', ended));
             if (def.loop && sources.length === 1 && classifyInput(source).type === 'file') i--;
           }
         } finally {
@@ -260,6 +275,28 @@ export = function register(RED: NodeAPI): void {
     const sourcesOf = (source: string): Promise<string[]> =>
       expandFolder(source, classifyInput(source).type === 'file' ? resolveUserPath(source) : undefined);
 
+    /**
+     * The input a message asks for. As text (the default, and every flow from before the
+     * TypedInput): msg.payload when it is a non-empty string, else the node's text. From msg, flow,
+     * global or env: that property alone, which must hold a non-empty string.
+     */
+    const sourceOf = (msg: NodeMessage): Promise<string> => {
+      if (sourceType === 'str') {
+        const given = typeof msg.payload === 'string' ? msg.payload.trim() : '';
+        const source = given !== '' ? given : (def.source ?? '').trim();
+        if (source === '') return Promise.reject(new Error(t('errors.noInput')));
+        return Promise.resolve(source);
+      }
+      return new Promise((resolve, reject) => {
+        RED.util.evaluateNodeProperty(def.source ?? '', sourceType, node, msg, (err, value) => {
+          if (err) return reject(err);
+          const source = typeof value === 'string' ? value.trim() : '';
+          if (source === '') reject(new Error(t('errors.emptySource', { property: `${sourceType}${sourceType === 'env' ? ' ' : '.'}${def.source ?? ''}` })));
+          else resolve(source);
+        });
+      });
+    };
+
     node.on('input', (msg: NodeMessage, send: SendFunction, done: DoneFunction) => {
       try {
         if (isStop(msg)) {
@@ -268,10 +305,7 @@ export = function register(RED: NodeAPI): void {
           done();
           return;
         }
-        const given = typeof msg.payload === 'string' ? msg.payload.trim() : '';
-        const source = given !== '' ? given : (def.source ?? '').trim();
-        if (source === '') throw new Error('no input: give a file path, URL or device in msg.payload or in the node');
-        sourcesOf(source).then(
+        sourceOf(msg).then(sourcesOf).then(
           (sources) => start(sources, msg, send, done),
           (err: unknown) => {
             const e = toError(err);

@@ -12,6 +12,7 @@ import { acquireSession, type ModelSession, type SessionOptions } from '../../sr
 import { onClose, toError } from '../common/adapter';
 import { parseSessionOptions, type CerModelsNode, type ModelUse } from '../common/config';
 import { resolveModelSpec } from '../common/models';
+import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef } from '../common/red';
 
 interface CerModelsDef extends NodeDef {
@@ -30,6 +31,7 @@ export = function register(RED: NodeAPI): void {
   function CerModels(this: CerModelsNode, def: CerModelsDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
+    const t = translator(RED, 'cer-models');
     const model = typeof def.model === 'string' ? def.model : '';
     let sessionOptions: SessionOptions;
     let optionsError: Error | null = null;
@@ -57,7 +59,7 @@ export = function register(RED: NodeAPI): void {
 
     node.use = async (user: Node, task: ModelTask, options: { readonly openSession?: boolean } = {}): Promise<ModelUse> => {
       if (optionsError !== null) throw optionsError;
-      if (closed) throw new Error('the model config node has been stopped');
+      if (closed) throw new Error(t('errors.stopped'));
       users.add(user.id);
       let manifest = manifests.get(task);
       if (manifest === undefined) {

@@ -6,6 +6,7 @@ import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_BASIC, NUM_COMP
 import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/nodes-api/messages';
 import { fpsText, numberField, onOrderedInput, RateMeter, StatusDot } from '../common/adapter';
 import { rankCompounds } from '../common/payloads';
+import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef } from '../common/red';
 
 interface CerRulesDef extends NodeDef {
@@ -20,11 +21,12 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new StatusDot(node);
+    const t = translator(RED, 'cer-rules');
     const rule: Rule = isRule(def.rule) ? def.rule : 'none';
     const k = Math.max(1, Math.min(NUM_COMPOUND, Math.floor(numberField(def.topK, 3))));
     const meter = new RateMeter();
     const compound = new Float64Array(NUM_COMPOUND);
-    status.ready(`rule ${rule}`);
+    status.ready(t('status.ready', { rule }));
 
     onOrderedInput(node, status, async (msg, send) => {
       const payload = msg.payload;
@@ -41,10 +43,10 @@ export = function register(RED: NodeAPI): void {
         fusedPayload = payload as FusedPayload;
         fused = fusedPayload.fused ?? null;
       } else {
-        throw new Error('expected fused scores: msg.payload from the fusion node, or an array of 7 numbers');
+        throw new Error(t('errors.notFused'));
       }
       if (fused !== null && !(fused.length === NUM_BASIC && fused.every((x) => typeof x === 'number' && Number.isFinite(x)))) {
-        throw new Error('fused scores must be 7 finite numbers');
+        throw new Error(t('errors.badFused'));
       }
       let scores: number[] | null = null;
       let index: number | null = null;
@@ -73,7 +75,7 @@ export = function register(RED: NodeAPI): void {
       };
       send({ ...msg, payload: result });
       meter.tick();
-      status.busy(`rule ${rule} · ${result.label ?? 'no face'} · ${fpsText(meter.perSecond)}`);
+      status.busy(t('status.busy', { rule, label: result.label ?? t('status.noFace'), fps: fpsText(meter.perSecond) }));
     });
   }
 

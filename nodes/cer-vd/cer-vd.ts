@@ -11,6 +11,7 @@ import { isEndPayload, type ProbsPayload } from '../../src/nodes-api/messages';
 import type { VSOutput } from '../../src/stages/vs';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { asVsProbs } from '../common/payloads';
+import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef } from '../common/red';
 import { createVDStage, StreamVisualVotes } from '../common/visual';
 import type { CerModelsNode } from '../common/config';
@@ -28,19 +29,20 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new StatusDot(node);
+    const t = translator(RED, 'cer-vd');
     const compat = def.referenceCompat === true;
     const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
     const meter = new RateMeter();
 
     const loading: Promise<ModelSession | null> = (async () => {
-      if (def.model && config === null) throw new Error('the model config node is missing');
+      if (def.model && config === null) throw new Error(t('errors.noConfig'));
       if (config === null) return null;
-      status.loading('loading VD model');
+      status.loading(t('status.loading'));
       const use = await config.use(node, 'dynamic-visual');
       return use.manifest === null ? null : acquireSession(use.manifest, use.session);
     })();
     loading.then(
-      (s) => status.ready(s === null ? 'temporal smoothing' : `${s.manifest.id} · ${s.provider}`),
+      (s) => status.ready(s === null ? t('status.readySmoothing') : t('status.ready', { model: s.manifest.id, provider: s.provider })),
       (err: unknown) => status.error(toError(err).message),
     );
 
@@ -58,7 +60,7 @@ export = function register(RED: NodeAPI): void {
       const p = asVsProbs(payload);
       const session = await loading;
       if (session !== null && p.face !== null && !Array.isArray(p.features)) {
-        throw new Error(`${session.manifest.label}: a sequence-model VD needs the static model's features, and the VS message has none`);
+        throw new Error(t('errors.noFeatures', { model: session.manifest.label }));
       }
       const vs: VSOutput | null =
         p.face !== null && p.probs !== null
@@ -74,7 +76,7 @@ export = function register(RED: NodeAPI): void {
       };
       send({ ...msg, payload: result });
       meter.tick();
-      status.busy(`${session === null ? 'smoothing' : session.provider} · ${fpsText(meter.perSecond)}`);
+      status.busy(session === null ? t('status.busySmoothing', { fps: fpsText(meter.perSecond) }) : t('status.busy', { provider: session.provider, fps: fpsText(meter.perSecond) }));
     });
 
     onClose(node, async () => {

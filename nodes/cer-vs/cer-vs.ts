@@ -9,6 +9,7 @@ import { TemporalSmoothingVD } from '../../src/stages/vd';
 import { StaticVisualStage } from '../../src/stages/vs';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { bundledModel, DEFAULT_SESSION_OPTIONS } from '../common/models';
+import { translator } from '../common/i18n';
 import { asFace } from '../common/payloads';
 import type { Node, NodeAPI, NodeDef } from '../common/red';
 import { StreamVisualVotes } from '../common/visual';
@@ -27,23 +28,24 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new StatusDot(node);
+    const t = translator(RED, 'cer-vs');
     const compat = def.referenceCompat === true;
     const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
     const meter = new RateMeter();
 
-    status.loading('loading VS model');
+    status.loading(t('status.loading'));
     const loading: Promise<StaticVisualStage> = (async () => {
-      if (def.model && config === null) throw new Error('the model config node is missing');
+      if (def.model && config === null) throw new Error(t('errors.noConfig'));
       const use = config !== null ? await config.use(node, 'static-visual') : null;
       const manifest = use?.manifest ?? (await bundledModel('static-visual'));
-      if (manifest === null) throw new Error('no static-visual model');
+      if (manifest === null) throw new Error(t('errors.noModel'));
       const vs = await StaticVisualStage.load(manifest, use?.session ?? DEFAULT_SESSION_OPTIONS);
       // The first run is slow (onnxruntime allocates): done now, as Pipeline.load does.
       await vs.run({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) }, [0, 0, 64, 64]);
       return vs;
     })();
     loading.then(
-      (vs) => status.ready(`${vs.id} · ${vs.provider}`),
+      (vs) => status.ready(t('status.ready', { model: vs.id, provider: vs.provider })),
       (err: unknown) => status.error(toError(err).message),
     );
 
@@ -73,7 +75,7 @@ export = function register(RED: NodeAPI): void {
       };
       send({ ...msg, payload: result });
       meter.tick();
-      status.busy(`${vs.id} · ${vs.provider} · ${fpsText(meter.perSecond)}`);
+      status.busy(t('status.busy', { model: vs.id, provider: vs.provider, fps: fpsText(meter.perSecond) }));
     });
 
     onClose(node, async () => {

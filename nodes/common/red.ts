@@ -84,7 +84,18 @@ export interface NodeAPI {
   util: {
     cloneMessage<T>(msg: T): T;
     generateId(): string;
+    /**
+     * The value of a TypedInput property (@node-red/util util.js): `str` as it is, `msg` a property
+     * of the message, `flow`/`global` a context value (through the callback: context stores may be
+     * asynchronous), `env` an environment variable as the node's flow sees it.
+     */
+    evaluateNodeProperty(value: string, type: string, node: Node, msg: NodeMessage | null, callback: (err: Error | null, result: unknown) => void): void;
   };
+  /**
+   * A message of this node set's catalogue (locales/<lang>/<node>.json) in the runtime's language;
+   * `__name__` in the text is replaced by `substitutions.name`. A key it lacks comes back as it is.
+   */
+  _(key: string, substitutions?: Record<string, string | number>): string;
   settings: Record<string, unknown>;
   httpAdmin: { get(path: string, ...handlers: HttpHandler[]): void };
   auth: { needsPermission(permission: string): HttpHandler };

@@ -10,7 +10,10 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { resolveFfmpeg, type ResolvedBinary } from './binaries';
 import { MediaError, type MediaErrorCode } from './errors';
 import { decodeFrames, ffmpegFeatures, type DecodeFramesOptions, type DecoderStarted, type FfmpegFeatures } from './frames';
+import { probeMedia } from './probe';
 import { abortError, BufferPool } from './process';
+import { openSource } from './source';
+import { decodeStill } from './still';
 import type { MediaInfo, VideoFrame } from './types';
 
 /** Frames handed to the main thread and not yet consumed, before the worker waits. */
@@ -169,12 +172,24 @@ export class FrameDecoderThread {
     if (signal?.aborted) throw abortError(input);
     this.running = true;
     try {
+      // Probed here rather than in the worker: a still JPEG/PNG/WebP file is then decoded on this
+      // thread with sharp (in its own thread pool; sharp is not loaded into worker threads).
+      const info = options.info ?? (await probeMedia(input, { allowLive: options.allowLive, signal, ffprobe: options.ffprobe, stillDecoder: options.stillDecoder }));
+      if (info.decoder === 'sharp') {
+        const source = await openSource(input);
+        if (source.type === 'file') {
+          const frame = await decodeStill(input, source.path, info);
+          if (signal?.aborted) throw abortError(input);
+          yield frame;
+          return;
+        }
+      }
       // Asked here, where the answer is cached for the process, not in each worker.
       const ffmpeg = options.ffmpeg ?? resolveFfmpeg();
       const features = options.features ?? (await ffmpegFeatures(ffmpeg));
       const job: WorkerInput = {
         input,
-        info: options.info,
+        info,
         allowLive: options.allowLive,
         tolerateCorruption: options.tolerateCorruption,
         decoderThreads: options.decoderThreads,
@@ -308,6 +323,11 @@ export async function* decodeFramesInWorker(input: string, options: DecodeInWork
     return;
   }
   if (options.signal?.aborted) throw abortError(input);
+  // A still image sharp decodes needs no thread: it is decoded here.
+  if (options.info?.decoder === 'sharp') {
+    yield* decodeFrames(input, options);
+    return;
+  }
   const thread = FrameDecoderThread.start();
   try {
     yield* thread.decode(input, options);

@@ -1,6 +1,7 @@
 /**
  * decodeFrames: a video, a still image or (with allowLive) a live stream as RGB24 frames, streamed
- * from an ffmpeg child process.
+ * from an ffmpeg child process (a still JPEG, PNG or WebP file is decoded in-process with sharp:
+ * see still.ts).
  *
  * How it works. ffmpeg is spawned directly (not through fluent-ffmpeg: it needs a third output
  * pipe, see below, and an awaitable kill) with two outputs of the same decoded stream:
@@ -29,6 +30,7 @@ import { MediaError } from './errors';
 import { probeMedia } from './probe';
 import { BufferPool, OutputPump, abortError, lastMeaningfulLine, runTool, spawnTool, type ToolProcess } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
+import { decodeStill, type StillDecoder } from './still';
 import type { FrameRate, MediaInfo, RgbImage, VideoFrame, VideoStreamInfo } from './types';
 
 export interface DecodeFramesOptions {
@@ -64,6 +66,8 @@ export interface DecodeFramesOptions {
   /** The ffmpeg / ffprobe to use; resolveFfmpeg() / resolveFfprobe() by default. */
   readonly ffmpeg?: ResolvedBinary;
   readonly ffprobe?: ResolvedBinary;
+  /** Who reads a still JPEG/PNG/WebP file when `info` is not given (see ProbeOptions.stillDecoder). */
+  readonly stillDecoder?: StillDecoder;
 }
 
 export interface DecoderStarted {
@@ -80,7 +84,8 @@ export const LOOKAHEAD_FRAMES = 3;
 
 /**
  * Decodes the video stream of `input` into RGB24 frames, in presentation order, index from 0.
- * A still image gives exactly one frame (t = 0). Throws one-line MediaErrors naming the input: from
+ * A still image gives exactly one frame (t = 0); a JPEG, PNG or WebP file the probe gave to sharp
+ * (info.decoder 'sharp') is decoded in-process, without ffmpeg. Throws one-line MediaErrors naming the input: from
  * the checks and the probe (missing, empty, not media, no video stream, live input without
  * allowLive), and when ffmpeg fails midway (after the frames it did decode), with ffmpeg's last
  * meaningful error line.
@@ -89,7 +94,14 @@ export async function* decodeFrames(input: string, options: DecodeFramesOptions 
   const signal = options.signal;
   if (signal?.aborted) throw abortError(input);
   const source = await openSource(input, { allowLive: options.allowLive });
-  const info = options.info ?? (await probeMedia(input, { allowLive: options.allowLive, signal, ffprobe: options.ffprobe }));
+  const info = options.info ?? (await probeMedia(input, { allowLive: options.allowLive, signal, ffprobe: options.ffprobe, stillDecoder: options.stillDecoder }));
+  if (info.decoder === 'sharp' && source.type === 'file') {
+    // A still JPEG/PNG/WebP file: decoded in-process (src/media/still.ts), no ffmpeg.
+    const frame = await decodeStill(input, source.path, info);
+    if (signal?.aborted) throw abortError(input);
+    yield frame;
+    return;
+  }
   const video = info.video;
   if (video === null) {
     throw new MediaError('NO_VIDEO', input, `has no video stream (${info.kind === 'audio' ? 'audio only' : info.formatName})`);
@@ -166,8 +178,10 @@ function decodeArgs(source: MediaSource, info: MediaInfo, video: VideoStreamInfo
     ...(threads !== undefined ? ['-threads', String(threads)] : []),
     ...inputArgs(source),
     // Pixels. The scale pins the size (after autorotation) so that every frame has the probed size.
-    // At an unchanged size fast_bilinear gives the same RGB bytes as the default and costs ~20 % less.
-    ...perOutput, '-vf', `scale=w=${video.width}:h=${video.height}:flags=fast_bilinear`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1',
+    // At an unchanged size fast_bilinear gives the same RGB bytes as the default and costs ~20 % less
+    // on video; not on a full-range 4:4:4 JPEG (up to 100 levels off), so stills get the exact
+    // conversion (what src/media/still.ts's sharp decoding agrees with).
+    ...perOutput, '-vf', `scale=w=${video.width}:h=${video.height}:flags=${still ? 'accurate_rnd+full_chroma_int' : 'fast_bilinear'}`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1',
     // Timestamps: one framecrc line per frame.
     ...perOutput, '-c:v', 'wrapped_avframe', '-flush_packets', '1', '-f', 'framecrc', 'pipe:3',
   ];

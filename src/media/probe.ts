@@ -5,8 +5,9 @@
 import * as fs from 'node:fs';
 import { resolveFfprobe, type ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
-import { lastMeaningfulLine, runTool, type ToolResult } from './process';
+import { abortError, lastMeaningfulLine, runTool, type ToolResult } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
+import { defaultStillDecoder, probeStill, sniffStillFormat, type StillDecoder } from './still';
 import type { AudioStreamInfo, FrameRate, MediaInfo, MediaKind, VideoStreamInfo } from './types';
 
 export interface ProbeOptions {
@@ -17,6 +18,11 @@ export interface ProbeOptions {
   readonly timeoutMs?: number;
   /** The ffprobe to use; resolveFfprobe() by default. */
   readonly ffprobe?: ResolvedBinary;
+  /**
+   * Who reads a still JPEG/PNG/WebP file: 'sharp' (in-process, no ffprobe; decoding then uses sharp
+   * too) or 'ffmpeg'; default defaultStillDecoder() (sharp unless CER_STILL_DECODER=ffmpeg).
+   */
+  readonly stillDecoder?: StillDecoder;
 }
 
 /**
@@ -33,6 +39,15 @@ export interface ProbeOptions {
  */
 export async function probeMedia(input: string, options: ProbeOptions = {}): Promise<MediaInfo> {
   const source = await openSource(input, { allowLive: options.allowLive });
+  if (source.type === 'file' && (options.stillDecoder ?? defaultStillDecoder()) === 'sharp') {
+    const format = await sniffStillFormat(source.path).catch(() => null);
+    if (format !== null) {
+      if (options.signal?.aborted) throw abortError(input);
+      // A file sharp cannot read goes on to ffprobe, which says what is wrong with it as usual.
+      const still = await probeStill(input, source.path, format).catch(() => null);
+      if (still !== null) return still;
+    }
+  }
   const ffprobe = options.ffprobe ?? resolveFfprobe();
   // @ffprobe-installer's static ffprobe starts in a few milliseconds where a dynamically linked one
   // takes ~60, but it dies (SIGSEGV) on some damaged files that the system's reads, e.g. an MPEG-TS

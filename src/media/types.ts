@@ -89,4 +89,9 @@ export interface MediaInfo {
   readonly frameCount: number | null;
   readonly video: VideoStreamInfo | null;
   readonly audio: AudioStreamInfo | null;
+  /**
+   * Which program reads the pixels: 'sharp' for a still JPEG/PNG/WebP file probed in-process
+   * (src/media/still.ts; ffprobe was not run); absent for ffmpeg.
+   */
+  readonly decoder?: 'sharp';
 }

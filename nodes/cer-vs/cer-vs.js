@@ -1,2 +1,0 @@
-// Node-RED loads a node's runtime from beside its editor file: this is the compiled TypeScript (npm run build).
-module.exports = require('../../dist/nodes/cer-vs/cer-vs.js');
