@@ -1,6 +1,7 @@
 /**
  * The bundled sample (docs/samples/sample.mp4): its streams, its audio (silence, speech, silence),
- * that the analysis finds the face, and that tools/make-sample.sh makes it again.
+ * that the analysis finds the faces and that the compound expression changes with the portrait,
+ * and that tools/make-sample.sh makes it again.
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveFfmpeg } from '../../src/media/binaries';
 import { analyzeWithCli, decodeAudio, ffprobeJson, rms, SAMPLE_IMAGE, SAMPLE_MP4 } from '../helpers/output-media';
+import { COMPOUND_NAMES } from '../../src/core';
 import { ASTRONAUT_PNG, REPO_ROOT } from '../helpers/testdata';
+
+const GRACE_HOPPER_JPG = path.join(REPO_ROOT, 'docs', 'samples', 'grace_hopper.jpg');
+/** Where Debian's python-matplotlib-data puts the same photo (when it is installed). */
+const MATPLOTLIB_GRACE_HOPPER = '/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg';
 
 const sha256 = (file: string): string => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -25,7 +31,7 @@ function firstLine(cmd: string, args: string[]): string {
 describe('docs/samples/sample.mp4', function () {
   this.timeout(300000);
 
-  it('is H.264 1280x720 25 fps with AAC audio, 8 s, under 1.5 MB', function () {
+  it('is H.264 1280x720 25 fps with AAC audio, 10 s, under 1 MB', function () {
     const p = ffprobeJson(SAMPLE_MP4);
     const video = p.streams.filter((s) => s.codec_type === 'video');
     const audio = p.streams.filter((s) => s.codec_type === 'audio');
@@ -37,36 +43,48 @@ describe('docs/samples/sample.mp4', function () {
     assert.equal(v.width, 1280);
     assert.equal(v.height, 720);
     assert.equal(v.r_frame_rate, '25/1');
-    assert.equal(v.nb_frames, '200');
+    assert.equal(v.nb_frames, '250');
     const a = audio[0];
     assert.equal(a.codec_name, 'aac');
     assert.equal(a.channels, 1);
     assert.equal(a.sample_rate, '48000');
-    assert.ok(Math.abs(Number(p.format.duration) - 8) < 0.1, `duration ${p.format.duration}`);
-    assert.ok(Number(p.format.size) < 1.5e6, `size ${p.format.size}`);
+    assert.ok(Math.abs(Number(p.format.duration) - 10) < 0.1, `duration ${p.format.duration}`);
+    assert.ok(Number(p.format.size) < 1e6, `size ${p.format.size}`);
   });
 
   it('has silence, then speech, then silence (for a voice-activity detector)', function () {
     const rate = 16000;
     const audio = decodeAudio(SAMPLE_MP4, rate);
-    assert.ok(Math.abs(audio.length / rate - 8) < 0.1);
+    assert.ok(Math.abs(audio.length / rate - 10) < 0.1);
     const before = rms(audio, rate, 0.1, 1.9);
     const speech = rms(audio, rate, 2.1, 5.2);
-    const after = rms(audio, rate, 5.6, 7.9);
+    const after = rms(audio, rate, 5.6, 9.9);
     assert.ok(before < 1e-3, `silence before: rms ${before}`);
     assert.ok(after < 1e-3, `silence after: rms ${after}`);
     assert.ok(speech > 0.02, `speech: rms ${speech}`);
   });
 
-  it('cer analyze finds the face on (almost) every frame', function () {
+  it('cer analyze finds a face on every frame, and the compound expression changes with the portrait', function () {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-sample-'));
     try {
       const { result } = analyzeWithCli(SAMPLE_MP4, out);
-      assert.equal(result.frames, 200);
+      assert.equal(result.frames, 250);
       assert.equal(result.fps, 25);
-      const withFace = result.results.filter((r) => r.face !== null).length;
-      assert.ok(withFace >= 0.9 * result.frames, `${withFace} of ${result.frames} frames with a face`);
-      assert.ok(result.results.every((r) => r.face === null || r.label !== null));
+      assert.ok(result.results.every((r) => r.face !== null && r.label !== null && COMPOUND_NAMES.includes(r.label)), 'a face and a label on every frame');
+      const tally = (rs: typeof result.results): Map<string, number> => {
+        const m = new Map<string, number>();
+        for (const r of rs) m.set(r.label as string, (m.get(r.label as string) ?? 0) + 1);
+        return m;
+      };
+      // 0-5 s the astronaut smiles; 5-10 s Grace Hopper, with a straight face (a hard cut at frame 125).
+      const astronaut = tally(result.results.filter((r) => r.frame < 125));
+      const hopper = tally(result.results.filter((r) => r.frame >= 125));
+      console.log(`      astronaut: ${[...astronaut].map(([l, n]) => `${l} ${n}`).join(', ')}; Grace Hopper: ${[...hopper].map(([l, n]) => `${l} ${n}`).join(', ')}`);
+      assert.ok((astronaut.get('Happily Surprised') ?? 0) >= 0.9 * 125, 'the smile: Happily Surprised');
+      assert.ok((hopper.get('Happily Surprised') ?? 0) <= 0.1 * 125, 'no smile, hardly ever Happily Surprised');
+      const top = [...hopper].sort((x, y) => y[1] - x[1])[0][0];
+      assert.notEqual(top, 'Happily Surprised');
+      assert.ok(tally(result.results).size >= 2, 'at least two different compound expressions win over the sample');
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
@@ -75,6 +93,15 @@ describe('docs/samples/sample.mp4', function () {
   it('its image is the public-domain astronaut of the test data', function () {
     if (!fs.existsSync(ASTRONAUT_PNG)) this.skip();
     assert.equal(sha256(SAMPLE_IMAGE), sha256(ASTRONAUT_PNG));
+  });
+
+  it('its second image is the public-domain Grace Hopper photo as matplotlib ships it', function () {
+    const p = ffprobeJson(GRACE_HOPPER_JPG);
+    assert.equal(p.streams[0].codec_name, 'mjpeg');
+    assert.deepEqual([p.streams[0].width, p.streams[0].height], [512, 600]);
+    // matplotlib 3.6.3's mpl-data/sample_data/grace_hopper.jpg (Debian 12's python-matplotlib-data), unchanged.
+    assert.equal(sha256(GRACE_HOPPER_JPG), 'a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130');
+    if (fs.existsSync(MATPLOTLIB_GRACE_HOPPER)) assert.equal(sha256(GRACE_HOPPER_JPG), sha256(MATPLOTLIB_GRACE_HOPPER));
   });
 
   it('tools/make-sample.sh makes it again (byte for byte with the same ffmpeg and espeak-ng)', function () {
