@@ -374,7 +374,7 @@ export const TORCH_PACKAGES: readonly { readonly module: string; readonly debian
   { module: 'torchaudio', debian: 'python3-torchaudio' },
   { module: 'onnx', debian: 'python3-onnx' },
 ];
-export const TORCH_INSTALL_HINT = `sudo apt-get install -y ${TORCH_PACKAGES.map((p) => p.debian).join(' ')} (or bash tools/setup.sh)`;
+export const TORCH_INSTALL_HINT = `sudo apt-get install -y ${TORCH_PACKAGES.map((p) => p.debian).join(' ')} (or bash tools/setup.sh --export in a checkout of this project)`;
 
 /** The Python to use: explicit, else $CER_PYTHON, else Debian's /usr/bin/python3, else python3 on PATH. */
 export function findPython(explicit?: string): string {
