@@ -4,7 +4,7 @@
  * Also checks the manifests the pipeline reads, the dynamic batch axis, and the int8 rewrite.
  *
  * Needs Debian's python3-torch, python3-torchaudio and python3-onnx (CI installs them with
- * tools/setup.sh); without them the suite is skipped with a message naming what is missing.
+ * tools/setup.sh --export); without them the suite is skipped with a message naming what is missing.
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
