@@ -104,7 +104,9 @@ export function credentialSecret(userDir: string): string {
     fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
   }
   // An empty credentials file, encrypted as Node-RED encrypts it (aes-256-ctr, key sha256(secret),
-  // the IV in hex before the base64): without one Node-RED warns "Encrypted credentials not found".
+  // the IV in hex before the base64: encryptCredentials in @node-red/runtime/lib/nodes/credentials.js;
+  // test/nodes/start.test.ts fails on any warning if that changes): without one Node-RED warns
+  // "Encrypted credentials not found".
   const credentials = path.join(userDir, 'flows_cred.json');
   if (!fs.existsSync(credentials)) {
     const iv = randomBytes(16);

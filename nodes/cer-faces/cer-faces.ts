@@ -9,7 +9,7 @@ import { isEndPayload, type BoxArray, type FacePayload } from '../../src/nodes-a
 import { cropImage } from '../../src/vision/image';
 import { BlazeFaceDetector, BLAZEFACE_VARIANTS, type BlazeFaceVariant } from '../../src/vision/blazeface';
 import { isTargetPolicy, type TargetPolicy } from '../../src/vision/target';
-import { DEFAULT_THUMBNAIL_SIZE, jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
+import { jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { frameConsumed } from '../common/flow-control';
 import { translator } from '../common/i18n';
@@ -26,15 +26,16 @@ interface CerFacesDef extends NodeDef {
   /** Skip detection: the whole frame is the face (pre-cropped face images). */
   wholeFrameFace: boolean;
   /**
-   * msg.thumbnail: the face crop as a JPEG data: URL whose longest side is this many pixels; 0: no
-   * thumbnails. Absent or empty: DEFAULT_THUMBNAIL_SIZE.
+   * msg.thumbnail: the face crop as a JPEG data: URL whose longest side is this many pixels; 0,
+   * empty or absent (a flow from before the setting): no thumbnails. A node made in the editor
+   * starts at DEFAULT_THUMBNAIL_SIZE (src/vision/thumbnail.ts).
    */
   thumbnail?: number | string;
 }
 
 /** The thumbnail size a node's setting asks for (0: none), or null for a setting that is not one. */
 function thumbnailSize(setting: number | string | undefined): number | null {
-  if (setting === undefined || setting === '') return DEFAULT_THUMBNAIL_SIZE;
+  if (setting === undefined || setting === '') return 0;
   const n = Number(setting);
   return Number.isInteger(n) && n >= 0 && n <= 1024 ? n : null;
 }

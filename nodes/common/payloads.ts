@@ -51,7 +51,6 @@ export function asVsProbs(payload: unknown): ProbsPayload & { readonly policy: T
   return p as ProbsPayload & { readonly policy: TargetPolicy; readonly tracks: number[] };
 }
 
-export const NO_ACOUSTIC_MODEL = 'no acoustic model configured';
 
 /** An audio payload, checked enough to fail with a clear message. */
 export function asAudio(payload: unknown): AudioPayload {

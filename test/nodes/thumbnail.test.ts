@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import type { EndPayload, FacePayload } from '../../src/nodes-api/messages';
 import { loadSharp } from '../../src/media/still';
+import { DEFAULT_THUMBNAIL_SIZE } from '../../src/vision/thumbnail';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 import { helper, NODES, type FlowNode, type TestMessage } from './helpers';
 
@@ -105,8 +106,8 @@ describe('Node-RED nodes: face thumbnails', function () {
     await helper.unload();
   });
 
-  it('by default: msg.thumbnail, a 96 px JPEG of the face crop (astronaut.png)', async () => {
-    await helper.load(NODES, flowWith(undefined));
+  it('as a node made in the editor (96 px): msg.thumbnail, a 96 px JPEG of the face crop (astronaut.png)', async () => {
+    await helper.load(NODES, flowWith(DEFAULT_THUMBNAIL_SIZE));
     const msgs = await play(ASTRONAUT_PNG);
     assert.equal(msgs.length, 1);
     await assertShowsCrop(msgs[0] as TestMessage, 96);
@@ -120,13 +121,15 @@ describe('Node-RED nodes: face thumbnails', function () {
     for (const msg of msgs) assert.equal((msg.payload as FacePayload).face === null, msg.thumbnail === undefined, `frame ${(msg.payload as FacePayload).frame}`);
   });
 
-  it('0 turns thumbnails off', async () => {
-    await helper.load(NODES, flowWith(0));
-    const msgs = await play(ASTRONAUT_PNG);
-    assert.equal(msgs.length, 1);
-    assert.ok((msgs[0]?.payload as FacePayload).face !== null);
-    assert.equal('thumbnail' in (msgs[0] as TestMessage), false);
-  });
+  for (const [what, setting] of [['0', 0], ['empty', ''], ['absent (a flow from before the setting)', undefined]] as const) {
+    it(`${what}: no thumbnails`, async () => {
+      await helper.load(NODES, flowWith(setting));
+      const msgs = await play(ASTRONAUT_PNG);
+      assert.equal(msgs.length, 1);
+      assert.ok((msgs[0]?.payload as FacePayload).face !== null);
+      assert.equal('thumbnail' in (msgs[0] as TestMessage), false);
+    });
+  }
 
   it('a size that is not one is an error naming the setting, on every frame, to a Catch node', async () => {
     await helper.load(NODES, flowWith('big'));
