@@ -120,7 +120,7 @@ export = function register(RED: NodeAPI): void {
       if (out.length > 0) {
         send([out]);
         for (let i = 0; i < out.length; i++) meter.tick();
-        status.busy(t('status.busy', { model: modelName, fps: fpsText(meter.perSecond) }));
+        status.busy(() => t('status.busy', { model: modelName, fps: fpsText(meter.perSecond) }));
       }
     };
 

@@ -128,7 +128,7 @@ export = function register(RED: NodeAPI): void {
           send([out]);
         }
         meter.tick();
-        status.busy(tr('status.busy', { provider, fps: fpsText(meter.perSecond) }));
+        status.busy(() => tr('status.busy', { provider, fps: fpsText(meter.perSecond) }));
         // Only the crops go on; the frame's memory may go back to the splitter (not after a failure,
         // when the msg, frame and all, goes to Catch nodes).
         finished = frame.data;

@@ -91,7 +91,7 @@ export = function register(RED: NodeAPI): void {
         if (Array.isArray(v)) votes[m] = v;
       }
       collected.push({ votes, truth });
-      status.busy(t('status.collected', { frames: collected.length }));
+      status.busy(() => t('status.collected', { frames: collected.length }));
     });
   }
 

@@ -136,7 +136,8 @@ export = function register(RED: NodeAPI): void {
       };
       send({ ...e.base, payload });
       meter.tick();
-      status.busy(t('status.busy', { fusion: named(fusion.strategy, spec.preset), fps: fpsText(meter.perSecond) }));
+      const fusionName = named(fusion.strategy, spec.preset);
+      status.busy(() => t('status.busy', { fusion: fusionName, fps: fpsText(meter.perSecond) }));
     };
 
     /** Sends every entry that is complete (or, with `all`, every entry) in frame order. */

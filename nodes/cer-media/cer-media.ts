@@ -178,9 +178,12 @@ export = function register(RED: NodeAPI): void {
             frames++;
             meter.tick();
             const percent = info.frameCount ? Math.min(100, (100 * frames) / info.frameCount) : info.duration ? Math.min(100, (100 * frame.t) / info.duration) : null;
-            // A still image sharp decoded in this process has no ffmpeg to name.
-            const decoderText = pid > 0 ? t('status.ffmpegPid', { pid }) : t('status.inProcess');
-            status.busy(percent === null ? t('status.playing', { decoder: decoderText, fps: fpsText(meter.perSecond) }) : t('status.playingPercent', { decoder: decoderText, fps: fpsText(meter.perSecond), percent: Math.floor(percent) }));
+            status.busy(() => {
+              // A still image sharp decoded in this process has no ffmpeg to name.
+              const decoder = pid > 0 ? t('status.ffmpegPid', { pid }) : t('status.inProcess');
+              const fpsNow = fpsText(meter.perSecond);
+              return percent === null ? t('status.playing', { decoder, fps: fpsNow }) : t('status.playingPercent', { decoder, fps: fpsNow, percent: Math.floor(percent) });
+            });
             const now = performance.now();
             if (now - lastProgress >= 1000) {
               lastProgress = now;

@@ -75,7 +75,7 @@ export = function register(RED: NodeAPI): void {
       };
       send({ ...msg, payload: result });
       meter.tick();
-      status.busy(t('status.busy', { rule, label: result.label ?? t('status.noFace'), fps: fpsText(meter.perSecond) }));
+      status.busy(() => t('status.busy', { rule, label: result.label ?? t('status.noFace'), fps: fpsText(meter.perSecond) }));
     });
   }
 

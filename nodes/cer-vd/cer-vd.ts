@@ -76,7 +76,7 @@ export = function register(RED: NodeAPI): void {
       };
       send({ ...msg, payload: result });
       meter.tick();
-      status.busy(session === null ? t('status.busySmoothing', { fps: fpsText(meter.perSecond) }) : t('status.busy', { provider: session.provider, fps: fpsText(meter.perSecond) }));
+      status.busy(() => session === null ? t('status.busySmoothing', { fps: fpsText(meter.perSecond) }) : t('status.busy', { provider: session.provider, fps: fpsText(meter.perSecond) }));
     });
 
     onClose(node, async () => {

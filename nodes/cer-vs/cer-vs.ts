@@ -75,7 +75,7 @@ export = function register(RED: NodeAPI): void {
       };
       send({ ...msg, payload: result });
       meter.tick();
-      status.busy(t('status.busy', { model: vs.id, provider: vs.provider, fps: fpsText(meter.perSecond) }));
+      status.busy(() => t('status.busy', { model: vs.id, provider: vs.provider, fps: fpsText(meter.perSecond) }));
     });
 
     onClose(node, async () => {

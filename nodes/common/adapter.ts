@@ -25,7 +25,8 @@ export function toError(err: unknown): Error {
  */
 export class StatusDot {
   private lastSent = 0;
-  private pending: NodeStatus | null = null;
+  /** The update not yet shown, made when it is shown: a busy node's text is built at most 4 times a second. */
+  private pending: (() => NodeStatus) | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -47,17 +48,17 @@ export class StatusDot {
   }
 
   /** Shown now or a little later; a newer update replaces one not yet shown. */
-  soon(status: NodeStatus): void {
+  soon(status: () => NodeStatus): void {
     const wait = this.lastSent + this.intervalMs - Date.now();
     if (wait <= 0 && this.timer === null) {
-      this.send(status);
+      this.send(status());
       return;
     }
     this.pending = status;
     if (this.timer === null) {
       this.timer = setTimeout(() => {
         this.timer = null;
-        if (this.pending !== null) this.send(this.pending);
+        if (this.pending !== null) this.send(this.pending());
       }, Math.max(wait, 0));
     }
   }
@@ -70,8 +71,9 @@ export class StatusDot {
     this.now({ fill: 'green', shape: 'dot', text });
   }
 
-  busy(text: string): void {
-    this.soon({ fill: 'blue', shape: 'dot', text });
+  /** A status of a node at work, updated per message: `text` is called only when it is shown. */
+  busy(text: () => string): void {
+    this.soon(() => ({ fill: 'blue', shape: 'dot', text: text() }));
   }
 
   idle(text: string): void {
