@@ -12,8 +12,6 @@ import { MediaError, type MediaErrorCode } from './errors';
 import { decodeFrames, ffmpegFeatures, type DecodeFramesOptions, type DecoderStarted, type FfmpegFeatures } from './frames';
 import { probeMedia } from './probe';
 import { abortError, BufferPool } from './process';
-import { openSource } from './source';
-import { decodeStill } from './still';
 import type { MediaInfo, VideoFrame } from './types';
 
 /** Frames handed to the main thread and not yet consumed, before the worker waits. */
@@ -173,16 +171,12 @@ export class FrameDecoderThread {
     this.running = true;
     try {
       // Probed here rather than in the worker: a still JPEG/PNG/WebP file is then decoded on this
-      // thread with sharp (in its own thread pool; sharp is not loaded into worker threads).
+      // thread by decodeFrames with sharp (in sharp's own thread pool; sharp is not loaded into
+      // worker threads), and no worker thread is started for it.
       const info = options.info ?? (await probeMedia(input, { allowLive: options.allowLive, signal, ffprobe: options.ffprobe, stillDecoder: options.stillDecoder }));
       if (info.decoder === 'sharp') {
-        const source = await openSource(input);
-        if (source.type === 'file') {
-          const frame = await decodeStill(input, source.path, info);
-          if (signal?.aborted) throw abortError(input);
-          yield frame;
-          return;
-        }
+        yield* decodeFrames(input, { ...options, info });
+        return;
       }
       // Asked here, where the answer is cached for the process, not in each worker.
       const ffmpeg = options.ffmpeg ?? resolveFfmpeg();
@@ -322,13 +316,9 @@ export async function* decodeFramesInWorker(input: string, options: DecodeInWork
     yield* options.thread.decode(input, options);
     return;
   }
-  if (options.signal?.aborted) throw abortError(input);
-  // A still image sharp decodes needs no thread: it is decoded here.
-  if (options.info?.decoder === 'sharp') {
-    yield* decodeFrames(input, options);
-    return;
-  }
-  const thread = FrameDecoderThread.start();
+  // The thread starts only once the probe says the input needs ffmpeg: a still image that sharp
+  // decodes is decoded on this thread and starts none.
+  const thread = new FrameDecoderThread();
   try {
     yield* thread.decode(input, options);
   } finally {

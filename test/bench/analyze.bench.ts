@@ -63,111 +63,104 @@ async function main(): Promise<void> {
   console.log(`analyze benchmark: node ${process.version}, ${os.cpus().length} cores, ffmpeg ${ffmpeg.path} (${ffmpeg.source})`);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-bench-'));
   try {
-    if (!fs.existsSync(RAVDESS_CLIP)) {
-      console.log(`skipped the RAVDESS figures: ${RAVDESS_CLIP} is absent`);
-    } else {
-      const info = await probeMedia(RAVDESS_CLIP);
-      const duration = info.duration ?? 0;
-      const floors: number[] = [];
-      const analyses: number[] = [];
-      const rtfs: number[] = [];
-      const visualRtfs: number[] = [];
-      const warmRtfs: number[] = [];
-      // The same clip again under another name: the second input of a batch (its probe ran during the
-      // first, whose run warmed the code and the buffers).
-      const again = path.join(out, 'again.mp4');
-      fs.symlinkSync(RAVDESS_CLIP, again);
-      for (let i = 0; i < RUNS; i++) {
-        const t0 = performance.now();
-        let n = 0;
-        for await (const frame of decodeFramesInWorker(RAVDESS_CLIP, { reuseBuffers: true })) n += frame.index >= 0 ? 1 : 0;
-        floors.push((performance.now() - t0) / 1000);
-        /** The summary line of each input: [frames, seconds, real-time factor]. */
-        const summaries = (inputs: string[], ...extra: string[]): number[][] => {
-          const run = spawnSync(process.execPath, [CER, 'analyze', ...inputs, '--out', out, ...extra], { encoding: 'utf8' });
-          if (run.status !== 0) throw new Error(run.stderr);
-          const lines = [...run.stderr.matchAll(/(\d+) frames in ([\d.]+) s, .* real-time factor ([\d.]+)/g)];
-          if (lines.length !== inputs.length) throw new Error(`not one summary line an input in: ${run.stderr}`);
-          return lines.map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
-        };
-        const [first] = summaries([RAVDESS_CLIP]);
-        analyses.push(first[1]);
-        rtfs.push(first[2]);
-        visualRtfs.push(summaries([RAVDESS_CLIP], '--no-vad', '--no-mouth-cue')[0][2]);
-        warmRtfs.push(summaries([RAVDESS_CLIP, again])[1][2]);
-        if (i === 0) console.log(`RAVDESS clip: ${n} frames, ${duration.toFixed(2)} s, ${info.width}x${info.height}`);
-      }
-      const floor = median(floors);
-      const analysis = median(analyses);
-      const rtf = median(rtfs);
-      console.log(`decode only (probe + ffmpeg → raw RGB), median of ${RUNS}:   ${floor.toFixed(3)} s  (RTF ${(floor / duration).toFixed(3)})`);
-      console.log(`cer analyze per input (probe … JSON), median of ${RUNS}:    ${analysis.toFixed(3)} s`);
-      const spread = (xs: number[]): string => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
-      console.log(`real-time factor, everything on (VAD, mouth cue):  ${rtf.toFixed(3)}  (target ≤ 0.25: ${rtf <= 0.25 ? 'met' : 'MISSED'}; runs ${spread(rtfs)})`);
-      const visualRtf = median(visualRtfs);
-      console.log(`real-time factor, visual path only:                ${visualRtf.toFixed(3)}  (target ≤ 0.25: ${visualRtf <= 0.25 ? 'met' : 'MISSED'}; runs ${spread(visualRtfs)})`);
-      console.log(`  everything on, a batch's second input (warm):    ${median(warmRtfs).toFixed(3)}  (runs ${spread(warmRtfs)})`);
-      console.log(`ratio to the decode floor:                         ${(analysis / floor).toFixed(2)}×  (target ≤ 2×: ${analysis / floor <= 2 ? 'met' : 'MISSED'})`);
-
-      // The audio path alone: 16 kHz decoding and voice activity, per second of media.
-      const vad = await SileroVAD.load();
-      const audioRuns: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        vad.reset();
-        const t0 = performance.now();
-        for await (const chunk of decodeAudio(RAVDESS_CLIP, { info })) await vad.process(chunk.samples);
-        await vad.flush();
-        audioRuns.push((performance.now() - t0) / 1000);
-      }
-      await vad.release();
-      console.log(`audio path (decode 16 kHz mono + Silero VAD):      ${((1000 * median(audioRuns)) / duration).toFixed(1)} ms per second of media`);
-
-      // Face detection and the mouth-open cue alone, per frame, on the clip's frames (one thread each).
-      const detectors = await Promise.all(BLAZEFACE_VARIANTS.map((variant) => BlazeFaceDetector.load(variant, { intraOpNumThreads: 1 })));
-      const mouth = await MouthOpenCue.load(undefined, { intraOpNumThreads: 1 });
-      const detectSeconds = BLAZEFACE_VARIANTS.map(() => 0);
-      let letterboxSeconds = 0;
-      let frames = 0;
-      let cueSeconds = 0;
-      let cues = 0;
-      // front-128's own input preparation, as its manifest gives it, timed on its own.
-      const front = await loadManifest(blazeFaceManifestPath('front-128'));
-      const input = front.preprocessing;
-      if (input === undefined) throw new Error(`${front.label}: no preprocessing`);
-      const letterbox = new Float32Array(128 * 128 * 3);
-      const scratch = new Uint8Array(128 * 128 * 3);
-      for await (const frame of decodeFramesInWorker(RAVDESS_CLIP, { info, reuseBuffers: true })) {
-        const t = performance.now();
-        preprocessImage(frame, input, front.input.layout === 'NCHW' ? 'NCHW' : 'NHWC', { scratch, tensor: letterbox });
-        letterboxSeconds += (performance.now() - t) / 1000;
-        let face: FaceDetection | undefined;
-        for (const [i, detector] of detectors.entries()) {
-          const t0 = performance.now();
-          const found = await detector.detect(frame);
-          detectSeconds[i] += (performance.now() - t0) / 1000;
-          if (i === 0) face = found[0];
-        }
-        frames++;
-        if (!face) continue;
-        const t0 = performance.now();
-        await mouth.measure(frame, face.box);
-        cueSeconds += (performance.now() - t0) / 1000;
-        cues++;
-      }
-      await Promise.all([...detectors.map((d) => d.release()), mouth.release()]);
-      for (const [i, variant] of BLAZEFACE_VARIANTS.entries()) {
-        console.log(`face detection, BlazeFace ${variant.padEnd(9)} (1280×720):  ${((1000 * detectSeconds[i]) / frames).toFixed(2)} ms per frame`);
-      }
-      console.log(`  front-128's letterbox to 128×128 and its tensor:  ${((1000 * letterboxSeconds) / frames).toFixed(2)} ms per frame`);
-      console.log(`mouth-open cue (facemesh 192×192 + lip gap):       ${((1000 * cueSeconds) / cues).toFixed(2)} ms per frame`);
+    const info = await probeMedia(RAVDESS_CLIP);
+    const duration = info.duration ?? 0;
+    const floors: number[] = [];
+    const analyses: number[] = [];
+    const rtfs: number[] = [];
+    const visualRtfs: number[] = [];
+    const warmRtfs: number[] = [];
+    // The same clip again under another name: the second input of a batch (its probe ran during the
+    // first, whose run warmed the code and the buffers).
+    const again = path.join(out, 'again.mp4');
+    fs.symlinkSync(RAVDESS_CLIP, again);
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now();
+      let n = 0;
+      for await (const frame of decodeFramesInWorker(RAVDESS_CLIP, { reuseBuffers: true })) n += frame.index >= 0 ? 1 : 0;
+      floors.push((performance.now() - t0) / 1000);
+      /** The summary line of each input: [frames, seconds, real-time factor]. */
+      const summaries = (inputs: string[], ...extra: string[]): number[][] => {
+        const run = spawnSync(process.execPath, [CER, 'analyze', ...inputs, '--out', out, ...extra], { encoding: 'utf8' });
+        if (run.status !== 0) throw new Error(run.stderr);
+        const lines = [...run.stderr.matchAll(/(\d+) frames in ([\d.]+) s, .* real-time factor ([\d.]+)/g)];
+        if (lines.length !== inputs.length) throw new Error(`not one summary line an input in: ${run.stderr}`);
+        return lines.map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
+      };
+      const [first] = summaries([RAVDESS_CLIP]);
+      analyses.push(first[1]);
+      rtfs.push(first[2]);
+      visualRtfs.push(summaries([RAVDESS_CLIP], '--no-vad', '--no-mouth-cue')[0][2]);
+      warmRtfs.push(summaries([RAVDESS_CLIP, again])[1][2]);
+      if (i === 0) console.log(`RAVDESS clip: ${n} frames, ${duration.toFixed(2)} s, ${info.width}x${info.height}`);
     }
+    const floor = median(floors);
+    const analysis = median(analyses);
+    const rtf = median(rtfs);
+    console.log(`decode only (probe + ffmpeg → raw RGB), median of ${RUNS}:   ${floor.toFixed(3)} s  (RTF ${(floor / duration).toFixed(3)})`);
+    console.log(`cer analyze per input (probe … JSON), median of ${RUNS}:    ${analysis.toFixed(3)} s`);
+    const spread = (xs: number[]): string => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
+    console.log(`real-time factor, everything on (VAD, mouth cue):  ${rtf.toFixed(3)}  (target ≤ 0.25: ${rtf <= 0.25 ? 'met' : 'MISSED'}; runs ${spread(rtfs)})`);
+    const visualRtf = median(visualRtfs);
+    console.log(`real-time factor, visual path only:                ${visualRtf.toFixed(3)}  (target ≤ 0.25: ${visualRtf <= 0.25 ? 'met' : 'MISSED'}; runs ${spread(visualRtfs)})`);
+    console.log(`  everything on, a batch's second input (warm):    ${median(warmRtfs).toFixed(3)}  (runs ${spread(warmRtfs)})`);
+    console.log(`ratio to the decode floor:                         ${(analysis / floor).toFixed(2)}×  (target ≤ 2×: ${analysis / floor <= 2 ? 'met' : 'MISSED'})`);
+
+    // The audio path alone: 16 kHz decoding and voice activity, per second of media.
+    const vad = await SileroVAD.load();
+    const audioRuns: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      vad.reset();
+      const t0 = performance.now();
+      for await (const chunk of decodeAudio(RAVDESS_CLIP, { info })) await vad.process(chunk.samples);
+      await vad.flush();
+      audioRuns.push((performance.now() - t0) / 1000);
+    }
+    await vad.release();
+    console.log(`audio path (decode 16 kHz mono + Silero VAD):      ${((1000 * median(audioRuns)) / duration).toFixed(1)} ms per second of media`);
+
+    // Face detection and the mouth-open cue alone, per frame, on the clip's frames (one thread each).
+    const detectors = await Promise.all(BLAZEFACE_VARIANTS.map((variant) => BlazeFaceDetector.load(variant, { intraOpNumThreads: 1 })));
+    const mouth = await MouthOpenCue.load(undefined, { intraOpNumThreads: 1 });
+    const detectSeconds = BLAZEFACE_VARIANTS.map(() => 0);
+    let letterboxSeconds = 0;
+    let frames = 0;
+    let cueSeconds = 0;
+    let cues = 0;
+    // front-128's own input preparation, as its manifest gives it, timed on its own.
+    const front = await loadManifest(blazeFaceManifestPath('front-128'));
+    const input = front.preprocessing;
+    if (input === undefined) throw new Error(`${front.label}: no preprocessing`);
+    const letterbox = new Float32Array(128 * 128 * 3);
+    const scratch = new Uint8Array(128 * 128 * 3);
+    for await (const frame of decodeFramesInWorker(RAVDESS_CLIP, { info, reuseBuffers: true })) {
+      const t = performance.now();
+      preprocessImage(frame, input, front.input.layout === 'NCHW' ? 'NCHW' : 'NHWC', { scratch, tensor: letterbox });
+      letterboxSeconds += (performance.now() - t) / 1000;
+      let face: FaceDetection | undefined;
+      for (const [i, detector] of detectors.entries()) {
+        const t0 = performance.now();
+        const found = await detector.detect(frame);
+        detectSeconds[i] += (performance.now() - t0) / 1000;
+        if (i === 0) face = found[0];
+      }
+      frames++;
+      if (!face) continue;
+      const t0 = performance.now();
+      await mouth.measure(frame, face.box);
+      cueSeconds += (performance.now() - t0) / 1000;
+      cues++;
+    }
+    await Promise.all([...detectors.map((d) => d.release()), mouth.release()]);
+    for (const [i, variant] of BLAZEFACE_VARIANTS.entries()) {
+      console.log(`face detection, BlazeFace ${variant.padEnd(9)} (1280×720):  ${((1000 * detectSeconds[i]) / frames).toFixed(2)} ms per frame`);
+    }
+    console.log(`  front-128's letterbox to 128×128 and its tensor:  ${((1000 * letterboxSeconds) / frames).toFixed(2)} ms per frame`);
+    console.log(`mouth-open cue (facemesh 192×192 + lip gap):       ${((1000 * cueSeconds) / cues).toFixed(2)} ms per frame`);
 
     for (const minutes of [1, 10]) {
       const video = path.join(out, `synthetic-${minutes}min.mp4`);
-      const face = fs.existsSync(ASTRONAUT_PNG) ? ASTRONAUT_PNG : null;
-      const overlay = face
-        ? ['-loop', '1', '-i', face, '-filter_complex', "[1:v]scale=360:-1[f];[0:v][f]overlay=x='460+200*sin(t/3)':y=180"]
-        : ['-vf', 'drawbox=x=540:y=260:w=200:h=200:color=white:t=fill'];
+      const overlay = ['-loop', '1', '-i', ASTRONAUT_PNG, '-filter_complex', "[1:v]scale=360:-1[f];[0:v][f]overlay=x='460+200*sin(t/3)':y=180"];
       const make = spawnSync(ffmpeg.path, [
         '-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=0x506070:s=1280x720:r=30:d=${minutes * 60}`, ...overlay,
         '-t', String(minutes * 60), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', video,

@@ -23,6 +23,8 @@ import { analyzeFile, Pipeline } from '../../src/pipeline/analyze';
 import { BlazeFaceDetector } from '../../src/vision/blazeface';
 import { cropImage } from '../../src/vision/image';
 import { DEFAULT_THUMBNAIL_SIZE, jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
+import { boxArea } from '../../src/vision/tracker';
+import type { FaceDetection } from '../../src/vision/types';
 import { CER } from '../helpers/cli';
 import { RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
 
@@ -146,7 +148,7 @@ async function ravdessCrops(): Promise<RgbImage[]> {
   try {
     for await (const frame of decodeFramesInWorker(RAVDESS_CLIP)) {
       const faces = await detector.detect(frame);
-      const largest = faces.sort((a, b) => (b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) - (a.box[2] - a.box[0]) * (a.box[3] - a.box[1]))[0];
+      const largest = faces.reduce<FaceDetection | undefined>((chosen, f) => (chosen === undefined || boxArea(f.box) > boxArea(chosen.box) ? f : chosen), undefined);
       if (largest) crops.push(cropImage(frame, largest.box));
     }
   } finally {

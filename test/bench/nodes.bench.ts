@@ -62,7 +62,7 @@ function cloneCost(msg: TestMessage): { us: number; bytes: number; json: number 
 }
 
 async function main(): Promise<void> {
-  const clip = fs.existsSync(RAVDESS_CLIP) ? RAVDESS_CLIP : path.join(REPO_ROOT, 'docs', 'samples', 'sample.mp4');
+  const clip = RAVDESS_CLIP;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-bench-nodes-'));
   console.log(`bench:nodes on ${path.relative(REPO_ROOT, clip)} (${os.cpus().length} cores), best and median of ${RUNS} runs\n`);
 

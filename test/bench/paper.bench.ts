@@ -317,7 +317,6 @@ async function measurePipelines(
   runs: readonly (readonly [string, LoadedManifest, LoadedManifest])[],
   vdFp32: LoadedManifest,
 ): Promise<void> {
-  if (!fs.existsSync(RAVDESS_CLIP)) return;
   const settled = await settle();
   say(`whole paper pipeline through cer analyze on the RAVDESS clip (1-minute load average ${settled.toFixed(2)} when it started):`);
   const modelsDir = path.join(CACHE, 'pipeline-models');

@@ -7,10 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalyzeResult } from '../../src/pipeline/analyze';
 import { cer } from './cli';
-import { REPO_ROOT } from './testdata';
-
-export const SAMPLE_MP4 = path.join(REPO_ROOT, 'docs', 'samples', 'sample.mp4');
-export const SAMPLE_IMAGE = path.join(REPO_ROOT, 'docs', 'samples', 'astronaut.png');
+import { ASTRONAUT_PNG } from './testdata';
 
 function tool(cmd: string, args: readonly string[]): Buffer {
   const r = spawnSync(cmd, args, { maxBuffer: 1 << 30 });
@@ -68,7 +65,7 @@ export function makeGapVideo(file: string): void {
   tool('ffmpeg', [
     '-v', 'error', '-y',
     '-f', 'lavfi', '-i', 'color=c=gray:s=640x480:r=25:d=2.4',
-    '-loop', '1', '-framerate', '25', '-i', SAMPLE_IMAGE,
+    '-loop', '1', '-framerate', '25', '-i', ASTRONAUT_PNG,
     '-filter_complex', "[1:v]scale=480:480,setsar=1[f];[0:v][f]overlay=x=80:y=0:enable='between(t,0.6,1.8)':shortest=1,format=yuv420p",
     '-t', '2.4', '-c:v', 'libx264', '-crf', '28', file,
   ]);
@@ -78,7 +75,7 @@ export function makeGapVideo(file: string): void {
 export function makeTwoFaceVideo(file: string): void {
   tool('ffmpeg', [
     '-v', 'error', '-y',
-    '-loop', '1', '-framerate', '25', '-i', SAMPLE_IMAGE,
+    '-loop', '1', '-framerate', '25', '-i', ASTRONAUT_PNG,
     '-filter_complex',
     'color=black:s=1024x512:r=25[bg];[0:v]split[a][b];[b]scale=360:360[s];[bg][a]overlay=0:0:shortest=1[t];[t][s]overlay=x=600:y=80,format=yuv420p',
     '-t', '1', '-c:v', 'libx264', '-crf', '28', file,

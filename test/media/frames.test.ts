@@ -146,34 +146,40 @@ describe('media/frames', function () {
     });
   });
 
-  it('gives exactly one frame for a still PNG or JPEG (also with % in the name), t = 0', async () => {
-    for (const file of [ASTRONAUT_PNG, fx.jpeg, fx.percentJpeg, fx.percentPng]) {
-      const { frames, error, pids } = await collect(file);
-      assert.equal(error, null, String(error));
-      assert.equal(frames.length, 1, file);
-      const [frame] = frames;
-      assert.ok(frame);
-      assert.equal(frame.index, 0);
-      assert.equal(frame.t, 0);
-      assert.equal(frame.width, 512);
-      assert.equal(frame.height, 512);
-      assert.equal(frame.data.length, 512 * 512 * 3);
-      assertGone(pids);
-    }
-  });
-
-  it('decodeImage returns the PNG as RGB, byte for byte what ffmpeg gives', async () => {
-    const image = await decodeImage(ASTRONAUT_PNG);
-    assert.equal(image.width, 512);
-    assert.equal(image.height, 512);
-    assert.equal(image.data.length, 512 * 512 * 3);
-    const reference = execFileSync(resolveFfmpeg().path, ['-nostdin', '-v', 'error', '-i', ASTRONAUT_PNG, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], {
-      maxBuffer: 16 * 1024 * 1024,
+  for (const stillDecoder of ['sharp', 'ffmpeg'] as const) {
+    it(`gives exactly one frame for a still PNG or JPEG (also with % in the name), t = 0 (${stillDecoder})`, async () => {
+      for (const file of [ASTRONAUT_PNG, fx.jpeg, fx.percentJpeg, fx.percentPng]) {
+        const { frames, error, pids } = await collect(file, { stillDecoder });
+        assert.equal(error, null, String(error));
+        assert.equal(frames.length, 1, file);
+        const [frame] = frames;
+        assert.ok(frame);
+        assert.equal(frame.index, 0);
+        assert.equal(frame.t, 0);
+        assert.equal(frame.width, 512);
+        assert.equal(frame.height, 512);
+        assert.equal(frame.data.length, 512 * 512 * 3);
+        // sharp decodes in-process; the ffmpeg path starts one ffmpeg (the % names need its -pattern_type none).
+        assert.equal(pids.length, stillDecoder === 'ffmpeg' ? 1 : 0, file);
+        assertGone(pids);
+      }
     });
-    assert.ok(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).equals(reference));
-    // Not a flat picture: the astronaut has many distinct colours.
-    assert.ok(new Set(image.data.subarray(0, 30000)).size > 100);
-  });
+  }
+
+  for (const stillDecoder of ['sharp', 'ffmpeg'] as const) {
+    it(`decodeImage returns the PNG as RGB, byte for byte what the ffmpeg command line gives (${stillDecoder})`, async () => {
+      const image = await decodeImage(ASTRONAUT_PNG, { stillDecoder });
+      assert.equal(image.width, 512);
+      assert.equal(image.height, 512);
+      assert.equal(image.data.length, 512 * 512 * 3);
+      const reference = execFileSync(resolveFfmpeg().path, ['-nostdin', '-v', 'error', '-i', ASTRONAUT_PNG, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], {
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      assert.ok(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).equals(reference));
+      // Not a flat picture: the astronaut has many distinct colours.
+      assert.ok(new Set(image.data.subarray(0, 30000)).size > 100);
+    });
+  }
 
   it('applies rotation: frames of the rotated clip are the originals turned 90° counter-clockwise', async () => {
     const original = await decodeImage(RAVDESS_CLIP);

@@ -51,18 +51,29 @@ describe('media/probe', () => {
     assert.equal(info.video?.pixelFormat, 'yuv420p');
   });
 
-  it('takes a still PNG and JPEG as an image of one frame, without a frame rate', async () => {
-    for (const file of [ASTRONAUT_PNG, fx.jpeg, fx.percentJpeg, fx.percentPng]) {
-      const info = await probeMedia(file);
-      assert.equal(info.kind, 'image', file);
-      assert.equal(info.width, 512);
-      assert.equal(info.height, 512);
-      assert.equal(info.frameCount, 1);
-      assert.equal(info.frameRate, null);
-      assert.equal(info.duration, null);
-      assert.equal(info.hasAudio, false);
-    }
-  });
+  for (const stillDecoder of ['sharp', 'ffmpeg'] as const) {
+    it(`takes a still PNG and JPEG (also with % in the name) as an image of one frame, without a frame rate (${stillDecoder})`, async () => {
+      // sharp reads the header in-process: an ffprobe that cannot start shows that none is started.
+      const ffprobe = stillDecoder === 'sharp' ? { ...resolveFfprobe(), path: path.join(fx.dir, 'no-such-ffprobe') } : undefined;
+      for (const file of [ASTRONAUT_PNG, fx.jpeg, fx.percentJpeg, fx.percentPng]) {
+        const info = await probeMedia(file, { stillDecoder, ffprobe });
+        assert.equal(info.kind, 'image', file);
+        assert.equal(info.width, 512);
+        assert.equal(info.height, 512);
+        assert.equal(info.frameCount, 1);
+        assert.equal(info.frameRate, null);
+        assert.equal(info.duration, null);
+        assert.equal(info.hasAudio, false);
+        if (stillDecoder === 'sharp') {
+          assert.equal(info.decoder, 'sharp', file);
+        } else {
+          // ffprobe's account: no sharp mark, and the pixel format only ffprobe reports.
+          assert.equal(info.decoder, undefined, file);
+          assert.equal(info.video?.pixelFormat, file.endsWith('.png') ? 'rgb24' : 'yuvj444p', file);
+        }
+      }
+    });
+  }
 
   it('reports rotation from the display matrix and the displayed (rotated) size', async () => {
     const info = await probeMedia(fx.rotated);

@@ -3,11 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { COMPOUND_NAMES } from '../../src/core';
 import type { CompoundPayload, FittedFusionPayload } from '../../src/nodes-api/messages';
-import { REPO_ROOT } from '../helpers/testdata';
+import { REPO_ROOT, SAMPLES_DIR } from '../helpers/testdata';
 import { helper, NODES, type FlowNode, type NodeModule, type TestMessage, type TestNode } from './helpers';
 
 const EXAMPLES = path.join(REPO_ROOT, 'examples');
-const SAMPLE = path.join(REPO_ROOT, 'docs', 'samples', 'sample.mp4');
 const CORE = path.dirname(require.resolve('@node-red/nodes/package.json'));
 /** The core nodes the examples use, as Node-RED loads them. */
 const CORE_NODES: NodeModule[] = ['core/common/20-inject.js', 'core/common/21-debug.js', 'core/common/90-comment.js', 'core/function/10-function.js', 'core/function/15-change.js', 'core/function/89-delay.js'].map(
@@ -39,10 +38,6 @@ function collect(id: string, until: (msgs: TestMessage[]) => boolean, timeoutMs 
 
 describe('example flows (examples/0*.json)', function () {
   before(async function () {
-    if (!fs.existsSync(SAMPLE)) {
-      console.warn(`    skipped: ${SAMPLE} is absent`);
-      this.skip();
-    }
     await helper.startServer();
   });
   after(async () => {
@@ -135,7 +130,7 @@ describe('example flows (examples/0*.json)', function () {
   });
 
   it('04 fits fusion weights on docs/samples, labelled by its labels.json: the two photos, not the video', async () => {
-    const labels = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'samples', 'labels.json'), 'utf8')) as Record<string, string>;
+    const labels = JSON.parse(fs.readFileSync(path.join(SAMPLES_DIR, 'labels.json'), 'utf8')) as Record<string, string>;
     assert.deepEqual(labels, { 'astronaut.png': 'Happiness', 'grace_hopper.jpg': 'Neutral' });
     const flow = capturing(example('04-fit-fusion-weights.json'), ['cer04fitted']);
     const inject = flow.find((n) => n.id === 'cer04inject') as FlowNode & { payload: string; props: Array<{ p: string }> };

@@ -32,8 +32,8 @@ import type { AnalyzeResult, FrameResult } from '../../src/pipeline/analyze';
 import { cer } from '../helpers/cli';
 import { decodeImageForTest } from '../helpers/decode';
 import { parseCsv } from '../helpers/output-csv';
-import { analyzeWithCli, decodeAudio, hexRgb, makeGapVideo, makeTwoFaceVideo, rms, SAMPLE_MP4 } from '../helpers/output-media';
-import { RAVDESS_CLIP } from '../helpers/testdata';
+import { analyzeWithCli, decodeAudio, hexRgb, makeGapVideo, makeTwoFaceVideo, rms } from '../helpers/output-media';
+import { RAVDESS_CLIP, SAMPLE_MP4 } from '../helpers/testdata';
 
 interface Analysed {
   result: AnalyzeResult;
@@ -197,7 +197,7 @@ describe('output formats on real analyses', function () {
     const analyses = path.join(work, 'analyses');
     fs.mkdirSync(analyses);
     analysed.set('sample', analyzeWithCli(SAMPLE_MP4, analyses));
-    if (fs.existsSync(RAVDESS_CLIP)) analysed.set('ravdess', analyzeWithCli(RAVDESS_CLIP, analyses));
+    analysed.set('ravdess', analyzeWithCli(RAVDESS_CLIP, analyses));
     const gap = path.join(work, 'gap.mp4');
     makeGapVideo(gap);
     analysed.set('gap', analyzeWithCli(gap, analyses));
@@ -218,9 +218,6 @@ describe('output formats on real analyses', function () {
 
   for (const name of ['sample', 'ravdess']) {
     describe(name === 'sample' ? 'docs/samples/sample.mp4' : 'the RAVDESS clip', function () {
-      before(function () {
-      });
-
       it('writes all four files, named after the input, and returns their paths', function () {
         const { result } = get(name);
         const out = fs.mkdtempSync(path.join(work, 'all-'));

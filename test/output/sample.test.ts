@@ -10,13 +10,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveFfmpeg } from '../../src/media/binaries';
-import { analyzeWithCli, decodeAudio, ffprobeJson, rms, SAMPLE_IMAGE, SAMPLE_MP4 } from '../helpers/output-media';
+import { analyzeWithCli, decodeAudio, ffprobeJson, rms } from '../helpers/output-media';
 import { COMPOUND_NAMES } from '../../src/core';
-import { ASTRONAUT_PNG, REPO_ROOT } from '../helpers/testdata';
+import { ASTRONAUT_PNG, REPO_ROOT, SAMPLE_MP4, SAMPLES_DIR } from '../helpers/testdata';
 
-const GRACE_HOPPER_JPG = path.join(REPO_ROOT, 'docs', 'samples', 'grace_hopper.jpg');
+const GRACE_HOPPER_JPG = path.join(SAMPLES_DIR, 'grace_hopper.jpg');
 /** Where Debian's python-matplotlib-data puts the same photo (when it is installed). */
 const MATPLOTLIB_GRACE_HOPPER = '/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg';
+/** Where Debian's python3-skimage puts the astronaut (when it is installed). */
+const SKIMAGE_ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
 
 const sha256 = (file: string): string => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -90,9 +92,13 @@ describe('docs/samples/sample.mp4', function () {
     }
   });
 
-  it('its image is the public-domain astronaut of the test data', function () {
-    if (!fs.existsSync(ASTRONAUT_PNG)) this.skip();
-    assert.equal(sha256(SAMPLE_IMAGE), sha256(ASTRONAUT_PNG));
+  it('its first image is the public-domain astronaut photo as scikit-image ships it', function () {
+    const p = ffprobeJson(ASTRONAUT_PNG);
+    assert.equal(p.streams[0].codec_name, 'png');
+    assert.deepEqual([p.streams[0].width, p.streams[0].height], [512, 512]);
+    // scikit-image 0.19.3's skimage/data/astronaut.png (Debian 12's python3-skimage), unchanged.
+    assert.equal(sha256(ASTRONAUT_PNG), '88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5');
+    if (fs.existsSync(SKIMAGE_ASTRONAUT)) assert.equal(sha256(ASTRONAUT_PNG), sha256(SKIMAGE_ASTRONAUT));
   });
 
   it('its second image is the public-domain Grace Hopper photo as matplotlib ships it', function () {

@@ -322,9 +322,6 @@ describe('cer analyze: the visual path on real media', function () {
 });
 
 describe('decoding in a worker thread', function () {
-  before(function () {
-  });
-
   it('gives the same frames as decodeFrames', async () => {
     const direct: Array<{ t: number; head: string }> = [];
     for await (const f of decodeFrames(RAVDESS_CLIP)) {

@@ -361,9 +361,6 @@ describe('stages/acoustic', function () {
   });
 
   describe('on the RAVDESS clip, streamed from the decoder, gated by Silero VAD', () => {
-    before(function () {
-    });
-
     it('A is null in the silent lead-in and equals the offline result where the actor speaks', async () => {
       const vad = await SileroVAD.load();
       const speech = new FrameSpeech(NTSC);
