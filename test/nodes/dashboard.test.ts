@@ -129,6 +129,17 @@ describe('example 02: the dashboard chart in headless Chromium', function () {
     const chart = page.locator('.nrdb-ui-chart').first();
     await chart.waitFor({ state: 'visible', timeout: 30_000 });
     assert.ok((await chart.locator('canvas').count()) > 0, 'the chart has a canvas');
+    // Beside the chart, whose face is being read: the face detector's msg.thumbnail, a 96 px JPEG
+    // the browser decodes, under it the frame's label.
+    const face = page.locator('img[alt="the face being read"]').first();
+    await face.waitFor({ state: 'visible', timeout: 30_000 });
+    const shown = await face.evaluate((img) => {
+      const el = img as unknown as { src: string; naturalWidth: number; naturalHeight: number; complete: boolean; nextElementSibling: { textContent: string | null } | null };
+      return { src: el.src.slice(0, 23), width: el.naturalWidth, height: el.naturalHeight, complete: el.complete, label: el.nextElementSibling?.textContent?.trim() ?? '' };
+    });
+    assert.equal(shown.src, 'data:image/jpeg;base64,');
+    assert.ok(shown.complete && Math.max(shown.width, shown.height) === 96, `a 96 px face: ${JSON.stringify(shown)}`);
+    assert.ok((COMPOUNDS as readonly string[]).includes(shown.label), `its label: ${JSON.stringify(shown)}`);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.waitForTimeout(1500);
     await page.screenshot({ path: path.join(ARTIFACTS, 'example-02-dashboard.png'), fullPage: true });
