@@ -48,7 +48,7 @@ describe('example flows (examples/0*.json)', function () {
   });
 
   it('are valid flows whose nodes are all known', () => {
-    const known = new Set(['tab', 'comment', 'inject', 'debug', 'function', 'change', 'delay', 'catch', 'complete', 'cer-models', 'cer-media', 'cer-faces', 'cer-vs', 'cer-vd', 'cer-acoustic', 'cer-fusion', 'cer-rules', 'cer-fit-weights', 'ui-base', 'ui-page', 'ui-group', 'ui-theme', 'ui-chart']);
+    const known = new Set(['tab', 'comment', 'inject', 'debug', 'function', 'change', 'delay', 'catch', 'complete', 'cer-models', 'cer-media', 'cer-faces', 'cer-vs', 'cer-vd', 'cer-acoustic', 'cer-fusion', 'cer-rules', 'cer-fit-weights', 'ui-base', 'ui-page', 'ui-group', 'ui-theme', 'ui-chart', 'ui-template']);
     const names = fs.readdirSync(EXAMPLES).filter((n) => /^0\d-.*\.json$/.test(n));
     assert.equal(names.length, 4);
     for (const name of names) {
