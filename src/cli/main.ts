@@ -72,12 +72,17 @@ export function buildProgram(): Command {
 
   program
     .command('eval')
-    .description('score per-frame predictions against the truth: macro F1, UAR, accuracy, per class, confusion matrix')
-    .requiredOption('--pred <file>', 'predictions: cer fuse output, ABAW text file, or { labels, frames? } JSON')
-    .requiredOption('--truth <file>', 'truth labels in the same formats (-1 = unlabelled)')
+    .description('score per-frame (or, with --per-file, per-file) predictions against the truth: macro F1, UAR, accuracy, per class, confusion matrix')
+    .requiredOption('--pred <paths...>', 'predictions: cer fuse output, ABAW text file, or { labels, frames? } JSON; with --per-file, cer analyze JSON results or folders of them')
+    .requiredOption('--truth <file>', 'truth labels in the same formats (-1 = unlabelled); with --per-file a CSV "file,label"')
     .option('--task <task>', 'basic (7 emotions) or compound (7 compound expressions)', 'basic')
+    .option('--per-file', "score each input's summary (summary.emotion, or summary.label for compound) against a per-file truth CSV")
+    .option('--intersection', 'with --per-file: score only the files both labelled and predicted (else a file on one side only is an error)')
     .option('--out <file>', 'write the report here instead of stdout')
-    .addHelpText('after', '\nExample:\n  cer eval --pred fused.json --truth docs/samples/fuse-truth-compound.txt --task compound')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  cer eval --pred fused.json --truth docs/samples/fuse-truth-compound.txt --task compound\n  cer eval --per-file --pred results/ --truth labels.csv --task basic',
+    )
     .action(runEval);
 
   program

@@ -25,7 +25,8 @@ export interface FrameLabels {
   readonly names?: string[];
 }
 
-function labelFromName(name: string, task: LabelTask): number | undefined {
+/** A class name (any case, `_` for space; basic-emotion synonyms too) → class index, EXCLUDED for Other, undefined when unknown. */
+export function labelFromName(name: string, task: LabelTask): number | undefined {
   const key = name.trim().toLowerCase().replace(/_/g, ' ');
   if (task === 'compound') {
     const k = COMPOUND_EXPRESSIONS.findIndex((c) => c.name.toLowerCase() === key);
@@ -36,7 +37,7 @@ function labelFromName(name: string, task: LabelTask): number | undefined {
   return canonical === undefined ? undefined : BASIC_EMOTIONS.indexOf(canonical);
 }
 
-function classNames(task: LabelTask): readonly string[] {
+export function classNames(task: LabelTask): readonly string[] {
   return task === 'compound' ? COMPOUND_EXPRESSIONS.map((c) => c.name) : BASIC_EMOTIONS;
 }
 

@@ -34,6 +34,7 @@ import { SileroVAD } from '../stages/vad';
 import { AudioTrack } from './audio-track';
 import { StreamVisualVotes, type VisualVotes } from '../stages/visual-stream';
 import { StaticVisualStage } from '../stages/vs';
+import { summarizeResults, type AnalysisSummary } from './summary';
 import { BlazeFaceDetector, type BlazeFaceVariant } from '../vision/blazeface';
 import type { TargetPolicy } from '../vision/target';
 import type { Box, TrackedFace } from '../vision/types';
@@ -281,6 +282,11 @@ export interface AnalyzeResult {
   readonly target: TargetPolicy;
   readonly referenceCompat: boolean;
   readonly results: FrameResult[];
+  /**
+   * Per input: the mean votes of each modality, of the fusion and of the compound scores over the
+   * frames that have them, the dominant basic emotion and compound expression (summarizeResults).
+   */
+  readonly summary: AnalysisSummary;
   /** What the input lacks, said once (no audio stream, no video stream, no acoustic model). */
   readonly notes: string[];
   readonly seconds: number;
@@ -482,6 +488,7 @@ export async function analyzeFile(pipeline: Pipeline, input: string, options: An
     target: po.target ?? 'largest',
     referenceCompat: po.referenceCompat ?? false,
     results,
+    summary: summarizeResults(results),
     notes: inputNotes(pipeline, info),
     seconds,
     rtf: duration ? seconds / duration : null,

@@ -9,6 +9,7 @@ import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
 import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
 import { probeMedia } from '../../media/probe';
+import type { AnalysisSummary } from '../../pipeline/summary';
 import type { MediaInfo } from '../../media/types';
 import { BLAZEFACE_VARIANTS, BlazeFaceVariant } from '../../vision/blazeface';
 import { parseTargetPolicy } from '../../vision/target';
@@ -51,6 +52,12 @@ function progressBar(name: string): (p: AnalyzeProgress) => void {
       process.stderr.write(`\r${name} ${p.frame} frames ${fps.toFixed(1)} frames/s`);
     }
   };
+}
+
+/** The end of an input's last line: its dominant basic emotion and compound expression. */
+export function dominant(summary: AnalysisSummary): string {
+  if (summary.emotion === null) return 'dominant: none (no frame has a fused vote)';
+  return `dominant: ${summary.emotion}, ${summary.label ?? 'no compound label'} (over ${summary.fused.frames} frames with a fused vote)`;
 }
 
 export async function runAnalyze(inputs: string[], options: AnalyzeCommandOptions): Promise<void> {
@@ -163,7 +170,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
           const rtf = result.rtf === null ? 'n/a' : result.rtf.toFixed(3);
           process.stderr.write(
             `cer: ${input} → ${written.join(', ')}: ${result.frames} frames in ${result.seconds.toFixed(2)} s, ` +
-              `${(result.frames / result.seconds).toFixed(1)} frames/s, real-time factor ${rtf}\n`,
+              `${(result.frames / result.seconds).toFixed(1)} frames/s, real-time factor ${rtf}; ${dominant(result.summary)}\n`,
           );
         }
       } catch (err) {
