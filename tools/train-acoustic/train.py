@@ -14,7 +14,6 @@ onnxruntime-node for the ONNX check and timing (skipped with a note when missing
 """
 import argparse
 import csv
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+# tools/export's helpers (checksums, atomic JSON), shared rather than written again here.
+EXPORT_TOOL = os.path.join(REPO_ROOT, "tools", "export")
+if EXPORT_TOOL not in sys.path:
+    sys.path.append(EXPORT_TOOL)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 REQUIRED = (("torch", "python3-torch"), ("torchaudio", "python3-torchaudio"), ("onnx", "python3-onnx"), ("numpy", "python3-numpy"))
@@ -417,22 +420,6 @@ def run_loso(args, feats: Features, items) -> Dict[str, object]:
 # Export, manifest, reference, report
 
 
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_json(path: str, value: object) -> None:
-    partial = path + f".partial-{os.getpid()}"
-    with open(partial, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
-        f.write("\n")
-    os.replace(partial, path)
-
-
 def write_text(path: str, text: str) -> None:
     partial = path + f".partial-{os.getpid()}"
     with open(partial, "w", encoding="utf-8") as f:
@@ -489,6 +476,7 @@ def reference_windows(items, seed: int):
 
 
 def save_reference(full_model, inputs, folder: str) -> Dict[str, object]:
+    from export import write_json
     import numpy as np
     import torch
 
@@ -688,6 +676,8 @@ def pick_subset(items, n: int, seed: int):
 
 
 def run(args) -> Dict[str, object]:
+    from export import write_json
+    from keymap import file_sha256  # imports torch: after the requirements check
     import numpy as np
     import torch
 
