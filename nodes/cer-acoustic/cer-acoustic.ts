@@ -7,10 +7,11 @@
  * speech get no vote. A frame's vote goes out as soon as it is final (A lags the audio by its
  * 4 s window); the rest when the stream ends.
  *
- * The package ships no acoustic model. Without one configured (the default) the node's status says
- * "no acoustic model configured", it sends no votes (A is then missing for the fusion, as in
- * `cer analyze`, where A is null) and tells the fusion so at once (an end of reason `no-votes`), so a
- * fusion that includes A does not wait for it.
+ * Without a model config node it runs the package's own acoustic model (trained on EMO-DB by
+ * tools/train-acoustic), as `cer analyze` does. Switched off (`useModel` false, the node's
+ * equivalent of `--no-acoustic`) or where no acoustic model can be found, its status says so, it
+ * sends no votes (A is then missing for the fusion, as in `cer analyze`, where A is null) and tells
+ * the fusion so at once (an end of reason `no-votes`), so a fusion that includes A does not wait.
  */
 import type { AudioChunk } from '../../src/media/audio';
 import type { FrameRate } from '../../src/media/types';
@@ -27,13 +28,16 @@ import {
 import { DEFAULT_VAD_MANIFEST, FrameSpeech, SileroVAD } from '../../src/stages/vad';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { asAudio } from '../common/payloads';
+import { bundledModel, DEFAULT_SESSION_OPTIONS } from '../common/models';
 import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 import type { CerModelsNode } from '../common/config';
 
 interface CerAcousticDef extends NodeDef {
-  /** Model config node id (an acoustic model); empty: none. */
+  /** Model config node id (an acoustic model); empty: the bundled model. */
   model: string;
+  /** Run the model; false: no votes (`--no-acoustic`). Absent (flows from before the switch): on. */
+  useModel?: boolean;
   /** Frames outside speech (Silero VAD) get no vote; on by default, off in reference compatibility. */
   gate: boolean;
   /** The reference's integer fps and Python rounding for windows → frames, and no gating. */
@@ -62,23 +66,26 @@ export = function register(RED: NodeAPI): void {
     const compat = def.referenceCompat === true;
     const gate = (def.gate ?? true) && !compat;
     const meter = new RateMeter();
-    let modelName = t('status.noModel');
+    const useModel = def.useModel !== false;
+    let modelName = t(useModel ? 'status.noModel' : 'status.off');
 
     // The model opens once for the node, in a worker thread as in `cer analyze`: a window of the
     // paper's wav2vec2 takes a few hundred ms, which would stall Node-RED's event loop (editor,
     // dashboard, every other node) on its main thread. Every stream's stage shares it.
     const loading: Promise<{ model: AcousticModel; session: SessionOptions } | null> = (async () => {
+      if (!useModel) return null;
       if (def.model && config === null) throw new Error(t('errors.noConfig'));
-      if (config === null) return null;
       status.loading(t('status.loading'));
-      const use = await config.use(node, 'acoustic', { openSession: false });
-      if (use.manifest === null) return null;
-      const model = await openAcousticModel(use.manifest, { ...use.session, inWorker: true });
-      modelName = t('status.model', { model: use.manifest.id, provider: model.provider });
-      return { model, session: use.session };
+      const use = config !== null ? await config.use(node, 'acoustic', { openSession: false }) : null;
+      const manifest = use !== null ? use.manifest : await bundledModel('acoustic');
+      if (manifest === null) return null;
+      const session = use?.session ?? DEFAULT_SESSION_OPTIONS;
+      const model = await openAcousticModel(manifest, { ...session, inWorker: true });
+      modelName = t('status.model', { model: manifest.id, provider: model.provider });
+      return { model, session };
     })();
     loading.then(
-      (model) => (model === null ? status.idle(t('status.noModel')) : status.ready(modelName)),
+      (model) => (model === null ? status.idle(modelName) : status.ready(modelName)),
       (err: unknown) => status.error(toError(err).message),
     );
 
@@ -124,7 +131,10 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    onOrderedInput(node, status, async (msg, send) => {
+    /** Set when the node stops: messages still queued then open no stream (and no VAD session). */
+    let stopped = false;
+    const input = onOrderedInput(node, status, async (msg, send) => {
+      if (stopped) return;
       const payload = msg.payload;
       if (isEndPayload(payload)) {
         const pending = streams.peek(payload.stream);
@@ -164,6 +174,9 @@ export = function register(RED: NodeAPI): void {
     });
 
     onClose(node, async () => {
+      stopped = true;
+      // The message being handled may be opening a stream: its state is closed below with the rest.
+      await input.idle;
       const all = streams.keys().map((k) => streams.peek(k));
       streams.clear();
       await Promise.all(all.map((p) => p?.then(close, () => undefined)));

@@ -31,8 +31,9 @@ export function buildProgram(): Command {
     .argument('<input...>', 'video, audio or image files, or folders of them (their media files, in name order; live streams and devices with --allow-live)')
     .option('--out <dir>', 'folder for the results, one file per input named after it', '.')
     .option('--format <formats>', 'output formats, comma-separated: json, csv, abaw (the challenge text file), png (a timeline)', 'json')
-    .option('--fusion <preset|file>', 'paper-v (default), paper-av7, paper-av8, or a JSON fusion object (e.g. from fit-weights)')
+    .option('--fusion <preset|file>', 'paper-av8 (default with an acoustic model), paper-v (default without: --no-acoustic), paper-av7, or a JSON fusion object (e.g. from fit-weights)')
     .option('--rule <rule>', 'none (default), rule1, rule2')
+    .option('--no-acoustic', 'no acoustic model (A is null; the default fusion is then paper-v)')
     .option(
       '--models <default|list>',
       'the bundled models, or model folders and manifest files, comma-separated, earlier ones first; a folder may hold one model per task (name the manifest where it holds several); tasks they lack come from the bundled ones',

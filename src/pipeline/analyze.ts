@@ -27,7 +27,7 @@ import { ModelError } from '../models/errors';
 import { DEFAULT_MODELS_DIR, listManifests, selectModels, type LoadedManifest, type ModelTask } from '../models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
 import { createVDStage, TEMPORAL_SMOOTHING_VD_ID, type VDStage } from '../stages/vd';
-import { ACOUSTIC_WINDOW_SAMPLES, NO_ACOUSTIC_MODEL, openAcousticModel, type AcousticModel } from '../stages/acoustic';
+import { ACOUSTIC_OFF, ACOUSTIC_WINDOW_SAMPLES, NO_ACOUSTIC_MODEL, openAcousticModel, type AcousticModel } from '../stages/acoustic';
 import { FaceStage } from '../stages/faces';
 import { MouthOpenCue } from '../stages/mouth';
 import { SileroVAD } from '../stages/vad';
@@ -72,6 +72,11 @@ export interface PipelineOptions {
   readonly vsBatch?: number;
   /** With an acoustic model: frames outside speech get no A vote; default on (off in referenceCompat). */
   readonly gateAcoustic?: boolean;
+  /**
+   * Run the acoustic model (the bundled one, or the one `models` names); default on. Off, A is null
+   * on every frame and the default fusion is the visual preset (paper-v).
+   */
+  readonly acoustic?: boolean;
   readonly session?: SessionOptions;
 }
 
@@ -127,7 +132,8 @@ export class Pipeline {
     const session: SessionOptions = { ...pipelineOptions.session, intraOpNumThreads: pipelineOptions.session?.intraOpNumThreads ?? 1 };
     const options: PipelineOptions = { ...pipelineOptions, session };
     // Only the tasks this run uses: a folder's two face detectors do not matter with --whole-frame-face.
-    const tasks: ModelTask[] = ['static-visual', 'dynamic-visual', 'acoustic'];
+    const tasks: ModelTask[] = ['static-visual', 'dynamic-visual'];
+    if (options.acoustic !== false) tasks.push('acoustic');
     if (!options.wholeFrameFace) tasks.push('face-detection');
     if (options.vad !== false) tasks.push('voice-activity');
     if (options.mouthCue !== false) tasks.push('face-landmarks');
@@ -195,7 +201,7 @@ export class Pipeline {
   describe(): string {
     const ids = this.modelIds;
     const face = this.detector ? `${this.detector.id} (${this.detector.provider})` : 'whole frame';
-    const a = ids.a ?? NO_ACOUSTIC_MODEL;
+    const a = ids.a ?? (this.options.acoustic === false ? ACOUSTIC_OFF : NO_ACOUSTIC_MODEL);
     const cues = [this.vad ? 'voice activity' : null, this.mouth ? 'mouth-open cue' : null].filter((c) => c !== null);
     return `faces ${face}, VS ${ids.vs} (${this.vs.provider}), VD ${ids.vd}${this.vdSession ? ` (${this.vdSession.provider})` : ''}, A ${a}; ${cues.join(', ') || 'no cues'}`;
   }
@@ -451,7 +457,7 @@ export function inputNotes(pipeline: Pipeline, info: MediaInfo): string[] {
   const notes: string[] = [];
   if (!info.hasVideo) notes.push(`no video stream: audio only, ${AUDIO_ONLY_FPS} results per second, no face, VS or VD`);
   if (!info.hasAudio) notes.push('no audio stream: speech and A are null');
-  else if (pipeline.acoustic === null) notes.push(`${NO_ACOUSTIC_MODEL}: A is null`);
+  else if (pipeline.acoustic === null) notes.push(`${pipeline.options.acoustic === false ? ACOUSTIC_OFF : NO_ACOUSTIC_MODEL}: A is null`);
   return notes;
 }
 

@@ -50,6 +50,8 @@ import { WorkerSession, type ModelRunner } from '../models/worker-session';
 
 /** What the CLI and nodes show when no acoustic model is configured. */
 export const NO_ACOUSTIC_MODEL = 'no acoustic model configured';
+/** What they show when the acoustic model is switched off (`--no-acoustic`, the node's switch). */
+export const ACOUSTIC_OFF = 'acoustic model off';
 export const ACOUSTIC_WINDOW_SECONDS = 4;
 export const ACOUSTIC_STEP_SECONDS = 0.5;
 export const ACOUSTIC_WINDOW_SAMPLES = ACOUSTIC_WINDOW_SECONDS * AUDIO_SAMPLE_RATE;

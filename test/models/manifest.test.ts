@@ -76,7 +76,7 @@ describe('models/manifest', () => {
     for (const named of [BACK, BACK.replace(/\.json$/, '.onnx')]) {
       const chosen = await selectModels([named, DEFAULT_MODELS_DIR]);
       assert.equal(chosen.get('face-detection')?.id, 'blazeface-back-256');
-      assert.deepEqual([...chosen.keys()].sort(), ['face-detection', 'face-landmarks', 'static-visual', 'voice-activity']);
+      assert.deepEqual([...chosen.keys()].sort(), ['acoustic', 'face-detection', 'face-landmarks', 'static-visual', 'voice-activity']);
     }
     // Only the tasks asked for are looked at.
     const vs = await selectModels([DEFAULT_MODELS_DIR], ['static-visual']);

@@ -13,7 +13,7 @@ import { cropImage } from '../../src/vision/image';
 import { writeAcousticTestModel } from '../helpers/acoustic-model';
 import { cer } from '../helpers/cli';
 import { RAVDESS_CLIP } from '../helpers/testdata';
-import { helper, NODES, nextMessage, pipelineFlow, runPipeline, type FlowRun } from './helpers';
+import { helper, NODES, nextMessage, pipelineFlow, runPipeline, statusTexts, type FlowRun } from './helpers';
 
 interface AnalyzeFrame {
   frame: number;
@@ -59,9 +59,11 @@ describe('Node-RED nodes: a full flow on real media', function () {
     await helper.unload();
   });
 
-  it('gives, frame for frame, the same faces, votes, fused scores and labels as cer analyze', async () => {
-    await helper.load(NODES, pipelineFlow());
+  it('gives, frame for frame, the same faces, votes (A from the bundled model), fused scores and labels as cer analyze', async () => {
+    // cer analyze's defaults: the bundled acoustic model and the paper's audio-visual preset.
+    await helper.load(NODES, pipelineFlow({ preset: 'paper-av8' }));
     flow = await runPipeline(RAVDESS_CLIP);
+    assert.ok(statusTexts('acoustic').includes('a-emodb-cnn-8cl · cpu · worker thread'), statusTexts('acoustic').join(' | '));
     assert.equal(flow.end.reason, 'done');
     assert.equal(flow.end.modality, 'compound');
     assert.equal(flow.results.length, analysis.results.length);
@@ -74,11 +76,13 @@ describe('Node-RED nodes: a full flow on real media', function () {
       assert.deepEqual(r.face, a.face, `face of frame ${i}`);
       assert.deepEqual(r.votes.vs, a.vs, `VS of frame ${i}`);
       assert.deepEqual(r.votes.vd, a.vd, `VD of frame ${i}`);
+      assert.deepEqual(r.votes.a, a.a, `A of frame ${i}`);
       assert.deepEqual(r.fused, a.fused, `fused of frame ${i}`);
       assert.deepEqual(r.compound, a.compound, `compound of frame ${i}`);
       assert.equal(r.topK[0].label, r.label);
     });
     assert.ok(flow.results.every((r) => r.label !== null), 'every frame of the clip has a face');
+    assert.ok(flow.results.some((r) => r.votes.a !== null) && flow.results.some((r) => r.votes.a === null), 'A votes in speech only');
     assert.deepEqual(unhandled, []);
   });
 
@@ -86,7 +90,7 @@ describe('Node-RED nodes: a full flow on real media', function () {
     const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet', '--target', 'all', '--rule', 'rule1', '--reference-compat']);
     assert.equal(r.status, 0, r.stderr);
     const expected = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
-    await helper.load(NODES, pipelineFlow({ target: 'all', rule: 'rule1', referenceCompat: true, withConfig: true }));
+    await helper.load(NODES, pipelineFlow({ preset: 'paper-av8', target: 'all', rule: 'rule1', referenceCompat: true, withConfig: true }));
     const run = await runPipeline(RAVDESS_CLIP);
     assert.deepEqual(
       run.results.map((x) => [x.frame, x.track, x.label]),
@@ -95,15 +99,16 @@ describe('Node-RED nodes: a full flow on real media', function () {
     assert.deepEqual(run.results.map((x) => x.compound), expected.results.map((x) => x.compound));
   });
 
-  it('with an audio-visual preset and no acoustic model, A is missing and the labels are those of cer analyze --fusion paper-av8', async () => {
-    const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet', '--fusion', 'paper-av8']);
+  it('with the acoustic model switched off and an audio-visual preset, A is missing and the labels are those of cer analyze --no-acoustic --fusion paper-av8', async () => {
+    const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet', '--no-acoustic', '--fusion', 'paper-av8']);
     assert.equal(r.status, 0, r.stderr);
     const expected = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
-    await helper.load(NODES, pipelineFlow({ preset: 'paper-av8' }));
+    await helper.load(NODES, pipelineFlow({ preset: 'paper-av8', acoustic: false }));
     const run = await runPipeline(RAVDESS_CLIP);
     assert.deepEqual(run.results.map((x) => x.fused), expected.results.map((x) => x.fused));
     assert.deepEqual(run.results.map((x) => x.label), expected.results.map((x) => x.label));
     assert.ok(run.results.every((x) => x.votes.a === null));
+    assert.deepEqual(statusTexts('acoustic'), ['acoustic model off']);
   });
 
   it('with an acoustic model, A\'s vote per frame (gated by Silero VAD), the fused scores and the labels are those of cer analyze', async () => {
@@ -130,7 +135,7 @@ describe('Node-RED nodes: a full flow on real media', function () {
   });
 
   it('with a latency bound, a frame whose VD vote does not come goes out with VD missing and listed as late', async () => {
-    const f = pipelineFlow({ maxWait: 150 });
+    const f = pipelineFlow({ maxWait: 150, preset: 'paper-v' });
     // VS reaches the fusion, VD never does.
     const vs = f.find((n) => n.id === 'vs');
     assert.ok(vs);
@@ -300,7 +305,8 @@ describe('Node-RED nodes: a full flow on real media', function () {
   });
 
   it('a stop message ends a running source; the end reaches the output', async () => {
-    await helper.load(NODES, pipelineFlow());
+    // The visual preset: with A the fusion waits for its 4 s windows, and this short clip is over by then.
+    await helper.load(NODES, pipelineFlow({ preset: 'paper-v' }));
     const results: CompoundPayload[] = [];
     const ended = new Promise<EndPayload>((resolve) => {
       helper.getNode('out').on('input', (msg) => {

@@ -50,6 +50,13 @@ helper.init(require.resolve('node-red'));
 /** The Node.prototype methods the helper wraps at each load (its PROXY_METHODS). */
 const SPIED_METHODS = ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send'] as const;
 
+/** The texts a node has shown in its status so far (from the helper's spy on `status`). */
+export function statusTexts(id: string): string[] {
+  // The spy sits on Node.prototype: it holds every node's calls, told apart by `this`.
+  const spy = (helper.getNode(id) as unknown as { status: { args: Array<[{ text?: string } | undefined]>; thisValues: Array<{ id?: string }> } }).status;
+  return spy.args.filter((_, i) => spy.thisValues[i]?.id === id).map(([s]) => s?.text ?? '');
+}
+
 /**
  * Loads a flow to run as it runs in Node-RED: without the helper's spies, which keep every call's
  * arguments (every frame message sent) until the flow is unloaded. sinon's restore cannot undo
@@ -88,11 +95,14 @@ export interface PipelineFlowOptions {
   readonly maxWait?: number;
   /** A model config for the acoustic node: a manifest path. */
   readonly acousticModel?: string;
+  /** The acoustic node's switch (`useModel`); default on, as a new node has it. */
+  readonly acoustic?: boolean;
 }
 
 /**
  * media → faces → VS → VD → fusion → rules → out, the acoustic node on the audio output, the
- * events on `events`, and a Catch node feeding `caught`.
+ * events on `events`, and a Catch node feeding `caught`. By default as `cer analyze` with no flags:
+ * the bundled acoustic model and the paper's audio-visual preset (paper-av8).
  */
 export function pipelineFlow(o: PipelineFlowOptions = {}): FlowNode[] {
   const z = 'tab1';
@@ -103,8 +113,8 @@ export function pipelineFlow(o: PipelineFlowOptions = {}): FlowNode[] {
     { id: 'faces', z, type: 'cer-faces', model, detector: 'front-128', target: o.target ?? 'largest', wholeFrameFace: false, wires: [['vs']] },
     { id: 'vs', z, type: 'cer-vs', model, referenceCompat: o.referenceCompat ?? false, wires: [['vd', 'fusion']] },
     { id: 'vd', z, type: 'cer-vd', model: '', referenceCompat: o.referenceCompat ?? false, wires: [['fusion']] },
-    { id: 'acoustic', z, type: 'cer-acoustic', model: o.acousticModel ? 'amodel' : '', gate: true, referenceCompat: o.referenceCompat ?? false, wires: [['fusion']] },
-    { id: 'fusion', z, type: 'cer-fusion', strategy: o.strategy ?? 'dirichlet', preset: o.preset ?? 'paper-v', models: 'vs,vd', weights: '', modelWeights: '', maxWait: o.maxWait ?? 0, wires: [['rules']] },
+    { id: 'acoustic', z, type: 'cer-acoustic', model: o.acousticModel ? 'amodel' : '', useModel: o.acoustic ?? true, gate: true, referenceCompat: o.referenceCompat ?? false, wires: [['fusion']] },
+    { id: 'fusion', z, type: 'cer-fusion', strategy: o.strategy ?? 'dirichlet', preset: o.preset ?? 'paper-av8', models: 'vs,vd', weights: '', modelWeights: '', maxWait: o.maxWait ?? 0, wires: [['rules']] },
     { id: 'rules', z, type: 'cer-rules', rule: o.rule ?? 'none', topK: 3, wires: [['out']] },
     { id: 'out', z, type: 'helper' },
     { id: 'events', z, type: 'helper' },

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { openSessionCount } from '../../src/models/session';
+import { runningModelWorkerCount } from '../../src/models/worker-session';
 import type { CompoundPayload, EndPayload } from '../../src/nodes-api/messages';
 import { openCreditCount } from '../../nodes/common/flow-control';
 import { RAVDESS_CLIP } from '../helpers/testdata';
@@ -45,12 +46,15 @@ describe('Node-RED nodes: deploys, stops and failures', function () {
 
   it('deploying the flow 20 times in a row, each time while a clip plays, leaves no ffmpeg and no growing memory', async () => {
     const sessionsBefore = openSessionCount();
-    await helper.load(NODES, pipelineFlow());
+    const workersBefore = runningModelWorkerCount();
+    // The visual preset, so results come while ffmpeg still runs (with A the fusion waits for its
+    // 4 s windows, and this clip is over by then); the acoustic node runs all the same.
+    await helper.load(NODES, pipelineFlow({ preset: 'paper-v' }));
     const heap: number[] = [];
     const buffers: number[] = [];
     for (let i = 0; i < 20; i++) {
       // A full deploy of a changed flow: every node is stopped and started again.
-      const flow = pipelineFlow({ rule: i % 2 === 0 ? 'none' : 'rule2' });
+      const flow = pipelineFlow({ preset: 'paper-v', rule: i % 2 === 0 ? 'none' : 'rule2' });
       await helper.setFlows(flow).catch(() => undefined); // the helper's 300 ms wait for "started" may time out; the flow is up anyway
       await sleep(50);
       const arrived = resultsArrive(3);
@@ -69,6 +73,7 @@ describe('Node-RED nodes: deploys, stops and failures', function () {
     assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left');
     assert.equal(openCreditCount(), 0);
     assert.equal(openSessionCount(), sessionsBefore, 'every onnxruntime session was released');
+    assert.equal(runningModelWorkerCount(), workersBefore, "every model worker (the acoustic node's, one per deploy) has gone");
     const settled = (await settledMemory()).heapUsed / 2 ** 20;
     // Memory after the last deploys is what it was after the first few: nothing accumulates per deploy.
     const early = Math.max(...heap.slice(2, 6));
@@ -101,7 +106,7 @@ describe('Node-RED nodes: deploys, stops and failures', function () {
   });
 
   it('closing the flow while a clip plays stops ffmpeg before the close completes', async () => {
-    await helper.load(NODES, pipelineFlow());
+    await helper.load(NODES, pipelineFlow({ preset: 'paper-v' }));
     const arrived = resultsArrive(2);
     helper.getNode('media').receive({ payload: RAVDESS_CLIP });
     await arrived;

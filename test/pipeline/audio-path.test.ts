@@ -7,7 +7,7 @@ import { FUSION_PRESETS } from '../../src/core';
 import { resolveFfmpeg } from '../../src/media/binaries';
 import { writeAcousticTestModel } from '../helpers/acoustic-model';
 import { cer } from '../helpers/cli';
-import { RAVDESS_CLIP } from '../helpers/testdata';
+import { RAVDESS_CLIP, SAMPLE_MP4 } from '../helpers/testdata';
 
 interface Result {
   frame: number;
@@ -43,7 +43,21 @@ describe('cer analyze: the audio path', function () {
     return JSON.parse(fs.readFileSync(path.join(dir, `${path.basename(input).replace(/\.[^.]+$/, '')}.json`), 'utf8')) as Analysis;
   };
 
-  describe('the RAVDESS clip, bundled models (no acoustic model)', function () {
+  /** A votes on the frames with speech and only there; each vote a distribution, Surprise at its pinned low value. */
+  const assertGatedA = (a: Analysis): void => {
+    for (const r of a.results) {
+      if ((r.speech ?? 0) >= 0.5) {
+        assert.ok(r.a !== null, `frame ${r.frame} in speech has A`);
+        assert.ok(Math.abs(r.a.reduce((s, p) => s + p, 0) - 1) < 1e-9);
+        // The bundled model never heard Surprise (EMO-DB has none): 2 % per window, a little more where windows are averaged.
+        assert.ok(r.a[6] > 0.015 && r.a[6] < 0.03, `frame ${r.frame}: Surprise ${r.a[6]}`);
+      } else {
+        assert.equal(r.a, null, `frame ${r.frame} outside speech`);
+      }
+    }
+  };
+
+  describe('the RAVDESS clip, bundled models and no flags', function () {
     let a: Analysis;
     let stderr: string;
     before(() => {
@@ -53,12 +67,34 @@ describe('cer analyze: the audio path', function () {
       a = JSON.parse(fs.readFileSync(path.join(dir, '01-01-01-01-01-01-01.json'), 'utf8')) as Analysis;
     });
 
-    it('says once that there is no acoustic model, and A is null on every frame', () => {
-      assert.equal(stderr.match(/no acoustic model configured/g)?.length, 2, stderr); // the models line and the input's note
-      assert.deepEqual(a.notes, ['no acoustic model configured: A is null']);
-      assert.equal(a.models.a, null);
-      assert.ok(a.results.every((r) => r.a === null));
-      assert.deepEqual(a.fusion, { strategy: 'dirichlet', preset: 'paper-v' });
+    it('runs the bundled acoustic model, fuses with paper-av8, and A votes only in speech', () => {
+      assert.match(stderr, /A a-emodb-cnn-8cl/);
+      assert.equal(a.models.a, 'a-emodb-cnn-8cl');
+      assert.deepEqual(a.notes, []);
+      assert.deepEqual(a.fusion, { strategy: 'dirichlet', preset: 'paper-av8' });
+      assertGatedA(a);
+      // The actor speaks for about a second (1.1–2.2 s): a second's frames at least have A.
+      assert.ok(a.results.filter((r) => r.a !== null).length >= 25, `${a.results.filter((r) => r.a !== null).length} frames with A`);
+      const W = FUSION_PRESETS['paper-av8'].weights;
+      for (const r of a.results) {
+        if (r.vs && r.vd && r.a && r.fused) {
+          const [vs, vd, ac] = [r.vs, r.vd, r.a];
+          r.fused.forEach((p, c) => assert.ok(Math.abs(p - (vs[c] * W[0][c] + vd[c] * W[1][c] + ac[c] * W[2][c])) < 1e-12));
+        }
+      }
+    });
+
+    it('--no-acoustic: A null on every frame, said once, and the visual preset', () => {
+      const r = cer(['analyze', RAVDESS_CLIP, '--out', path.join(dir, 'off'), '--no-acoustic']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.match(/acoustic model off/g)?.length, 2, r.stderr); // the models line and the input's note
+      const off = JSON.parse(fs.readFileSync(path.join(dir, 'off', '01-01-01-01-01-01-01.json'), 'utf8')) as Analysis;
+      assert.deepEqual(off.notes, ['acoustic model off: A is null']);
+      assert.equal(off.models.a, null);
+      assert.ok(off.results.every((x) => x.a === null));
+      assert.deepEqual(off.fusion, { strategy: 'dirichlet', preset: 'paper-v' });
+      // The visual votes do not depend on A.
+      assert.deepEqual(off.results.map((x) => x.vs), a.results.map((x) => x.vs));
     });
 
     it('finds speech where the actor speaks (about 1.1–2.2 s) and not in the silent lead-in', () => {
@@ -73,6 +109,15 @@ describe('cer analyze: the audio path', function () {
       const talk = a.results.filter((r) => r.t > 1.1 && r.t < 2.2).map((r) => r.mouthOpen as number);
       assert.ok(median(talk) > 1.5 * median(lead), `speaking ${median(talk)} vs silent ${median(lead)}`);
     });
+  });
+
+  it('the bundled sample: the synthetic voice (2.0–5.4 s) gets A votes, the silence none, with no flags', function () {
+    const a = analyse(SAMPLE_MP4);
+    assert.equal(a.models.a, 'a-emodb-cnn-8cl');
+    assertGatedA(a);
+    const withA = a.results.filter((r) => r.a !== null);
+    assert.ok(withA.length >= 50, `${withA.length} frames with A`);
+    assert.ok(withA.every((r) => r.t > 1.8 && r.t < 5.8), `A at ${withA[0]?.t}…${withA[withA.length - 1]?.t} s`);
   });
 
   it('a video without audio: speech and A null, said once', function () {

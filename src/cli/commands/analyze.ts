@@ -32,6 +32,7 @@ export interface AnalyzeCommandOptions {
   vsBatch?: string;
   vad?: boolean;
   mouthCue?: boolean;
+  acoustic?: boolean;
   skipExisting?: boolean;
   quiet?: boolean;
 }
@@ -145,6 +146,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     mouthCueEvery: mouthEvery,
     vsBatch,
     vad: options.vad !== false,
+    acoustic: options.acoustic !== false,
     mouthCue: options.mouthCue !== false,
     session: {
       executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
