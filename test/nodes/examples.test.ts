@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { COMPOUND_NAMES } from '../../src/core';
 import type { CompoundPayload, FittedFusionPayload } from '../../src/nodes-api/messages';
 import { REPO_ROOT, SAMPLES_DIR } from '../helpers/testdata';
-import { helper, NODES, type FlowNode, type NodeModule, type TestMessage, type TestNode } from './helpers';
+import { helper, NODES, statusTexts, type FlowNode, type NodeModule, type TestMessage, type TestNode } from './helpers';
 
 const EXAMPLES = path.join(REPO_ROOT, 'examples');
 const CORE = path.dirname(require.resolve('@node-red/nodes/package.json'));
@@ -66,6 +66,7 @@ describe('example flows (examples/0*.json)', function () {
     const flow = example('01-file-to-compound-expressions.json');
     const inject = flow.find((n) => n.id === 'cer01inject');
     assert.equal(inject?.once, false, 'nothing runs on deploy: the sidebar would show nothing of it');
+    assert.deepEqual(flow.find((n) => n.id === 'cer01acoustic')?.wires, [['cer01fusion']], 'A is wired into the fusion');
     // The debug nodes stay real (their status is checked); the tests listen to what they receive.
     await helper.load([...NODES, ...CORE_NODES], flow);
     helper.getNode('cer01errors').on('input', (msg) => assert.fail(`error: ${JSON.stringify(msg.error)}`));
@@ -84,6 +85,10 @@ describe('example flows (examples/0*.json)', function () {
     helper.getNode('cer01inject').receive({});
     const [end] = await ended;
     assert.equal(lines.length, 250, 'the summary comes after the last frame\'s line');
+    // A: the bundled model, named in the node's status, votes on the synthetic voice (2.0–5.4 s) and nowhere else.
+    assert.ok(statusTexts('cer01acoustic').some((t) => t.startsWith('a-emodb-cnn-8cl')), statusTexts('cer01acoustic').join(' | '));
+    const withA = lines.map((m) => m.result as CompoundPayload).filter((r) => r.votes.a !== null && r.votes.a !== undefined);
+    assert.ok(withA.length >= 50 && withA.every((r) => r.t > 1.8 && r.t < 5.8), `A on ${withA.length} frames, ${withA[0]?.t}…${withA[withA.length - 1]?.t} s`);
     await new Promise((resolve) => setTimeout(resolve, 600)); // the debug node's status is throttled
 
     // One line per frame, in order, with nothing else in it: frame, time, label, score.

@@ -23,6 +23,7 @@ import {
   outputStem,
   parseFormats,
   resultJson,
+  timelineData,
   timelineLayout,
   TIMELINE_ROWS,
   type TimelineRow,
@@ -255,6 +256,9 @@ describe('output formats on real analyses', function () {
         const out = fs.mkdtempSync(path.join(work, 'png-'));
         const [file] = writeOutputs(result, out, ['png']);
         await checkPng(file, result, result.results);
+        // Both have a voice, which the bundled acoustic model hears: the A row has colours (checked above).
+        const a = timelineData(result).rows.A;
+        assert.ok(a.some((k) => k !== null) && a.some((k) => k === null), `${name}: A on ${a.filter((k) => k !== null).length} of ${a.length} frames`);
       });
     });
   }
