@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { BASIC_EMOTIONS, COMPOUND_NAMES } from '../../src/core';
 import type { AnalyzeResult } from '../../src/pipeline/analyze';
 import { cer } from '../helpers/cli';
+import { PROSODY, synthesise } from '../helpers/speech';
 import { ASTRONAUT_PNG, RAVDESS_CLIP, SAMPLES_DIR } from '../helpers/testdata';
 
 const GRACE_HOPPER = path.join(SAMPLES_DIR, 'grace_hopper.jpg');
@@ -160,5 +161,54 @@ describe('cer eval --per-file', () => {
     r = cer(['eval', '--per-file', '--pred', path.join(dir, 'nowhere'), '--truth', truth]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--pred: .*nowhere: no such file or folder/);
+  });
+
+  describe('a folder of utterances (.wav), with the bundled acoustic model and no flags', function () {
+    this.timeout(300000);
+    const speech = (): string => path.join(dir, 'speech');
+    const names: string[] = [];
+    before(function () {
+      // Two voices, each saying one sentence angrily, sadly and neutrally (espeak-ng prosody).
+      const emotions = ['anger', 'sadness', 'neutral'];
+      const utterances = ['en-us', 'en-gb+f3'].flatMap((voice, v) =>
+        emotions.map((emotion) => ({ file: `v${v}-${emotion}.wav`, text: 'The object is on the table.', voice, ...PROSODY[emotion] })),
+      );
+      synthesise(speech(), utterances);
+      names.push(...utterances.map((u) => u.file.replace(/\.wav$/, '')));
+      fs.writeFileSync(path.join(speech(), 'labels.csv'), ['file,label', ...utterances.map((u) => `${u.file},${u.file.split('-')[1].replace('.wav', '')}`)].join('\n') + '\n');
+      const r = cer(['analyze', speech(), '--format', 'json', '--out', path.join(dir, 'speech-results')], { timeoutMs: 300000 });
+      assert.equal(r.status, 0, r.stderr);
+      // The last line per input names its dominant emotion.
+      for (const n of names) assert.match(r.stderr, new RegExp(`${n}\\.wav → .*dominant: (${BASIC_EMOTIONS.join('|')}), `));
+    });
+
+    it('each utterance\'s summary holds A (the bundled model) and the fusion, which is A alone without a face', () => {
+      for (const n of names) {
+        const json = JSON.parse(fs.readFileSync(path.join(dir, 'speech-results', `${n}.json`), 'utf8')) as Omit<AnalyzeResult, 'seconds'>;
+        assert.equal(json.models.a, 'a-emodb-cnn-8cl');
+        const s = json.summary;
+        assert.ok(s.a.frames >= 10, `${n}: A on ${s.a.frames} frames`);
+        assert.equal(s.vs.frames, 0);
+        assert.equal(s.fused.frames, s.a.frames);
+        s.fused.mean?.forEach((p, c) => assert.ok(Math.abs(p - (s.a.mean as number[])[c]) < 1e-9, `${n}: fused = A`));
+        assert.equal(s.emotion, BASIC_EMOTIONS[(s.a.mean as number[]).indexOf(Math.max(...(s.a.mean as number[])))]);
+      }
+    });
+
+    it('cer eval --per-file scores them against a file,label CSV: accuracy, UAR and the confusion matrix per utterance', () => {
+      const r = cer(['eval', '--per-file', '--pred', path.join(dir, 'speech-results'), '--truth', path.join(speech(), 'labels.csv')]);
+      assert.equal(r.status, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as PerFileReport;
+      const pairs = names.map((n): [string, string] => {
+        const emotion = n.split('-')[1];
+        return [emotion[0].toUpperCase() + emotion.slice(1), JSON.parse(fs.readFileSync(path.join(dir, 'speech-results', `${n}.json`), 'utf8')).summary.emotion as string];
+      });
+      const want = expected(pairs, BASIC_EMOTIONS);
+      assert.equal(report.frames, 6, 'one decision per utterance');
+      assert.ok(Math.abs(report.accuracy - want.accuracy) < 1e-12);
+      assert.ok(Math.abs(report.uar - want.uar) < 1e-12);
+      assert.deepEqual(report.confusion, want.confusion);
+      console.log(`      per utterance: accuracy ${report.accuracy.toFixed(3)}, UAR ${report.uar.toFixed(3)} (synthetic voices: a check of the plumbing, not of the model)`);
+    });
   });
 });
