@@ -1,10 +1,12 @@
 /**
  * npm run bench — the video pipeline's speed and memory on this machine:
  *  - on the RAVDESS clip, in the same run: decode only (ffmpeg to raw RGB, the floor), `cer analyze`
- *    (voice activity and the mouth-open cue on), its real-time factor and its ratio to the floor
- *    (targets: RTF ≤ 0.25, ≤ 2× the floor), with the spread of the runs and, for comparison, the
- *    RTF of a batch's second input; the audio path's cost per second of media, and face
- *    detection's (with its letterbox) and the mouth-open cue's per frame;
+ *    with no flags (the bundled acoustic model, voice activity and the mouth-open cue on), its
+ *    real-time factor and its ratio to the floor (targets: RTF ≤ 0.25, ≤ 2× the floor), with the
+ *    spread of the runs and, for comparison, the RTF without the acoustic model, of the visual path
+ *    alone and of a batch's second input; the audio path's cost per second of media, the acoustic
+ *    model's per 4 s window, and face detection's (with its letterbox) and the mouth-open cue's per
+ *    frame;
  *  - peak RSS of `cer analyze` streaming a synthetic 720p30 video with a face overlaid, 1 and
  *    10 minutes long (target ≤ 400 MB, independent of length).
  */
@@ -20,7 +22,8 @@ import { probeMedia } from '../../src/media/probe';
 import { MouthOpenCue } from '../../src/stages/mouth';
 import { SileroVAD } from '../../src/stages/vad';
 import { BLAZEFACE_VARIANTS, BlazeFaceDetector, blazeFaceManifestPath } from '../../src/vision/blazeface';
-import { loadManifest } from '../../src/models/manifest';
+import { DEFAULT_MODELS_DIR, listManifests, loadManifest } from '../../src/models/manifest';
+import { ACOUSTIC_WINDOW_SAMPLES, normaliseWindow, openAcousticModel } from '../../src/stages/acoustic';
 import { preprocessImage } from '../../src/vision/image';
 import type { FaceDetection } from '../../src/vision/types';
 import { CER } from '../helpers/cli';
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
     const analyses: number[] = [];
     const rtfs: number[] = [];
     const visualRtfs: number[] = [];
+    const noAcousticRtfs: number[] = [];
     const warmRtfs: number[] = [];
     // The same clip again under another name: the second input of a batch (its probe ran during the
     // first, whose run warmed the code and the buffers).
@@ -90,7 +94,8 @@ async function main(): Promise<void> {
       const [first] = summaries([RAVDESS_CLIP]);
       analyses.push(first[1]);
       rtfs.push(first[2]);
-      visualRtfs.push(summaries([RAVDESS_CLIP], '--no-vad', '--no-mouth-cue')[0][2]);
+      noAcousticRtfs.push(summaries([RAVDESS_CLIP], '--no-acoustic')[0][2]);
+      visualRtfs.push(summaries([RAVDESS_CLIP], '--no-acoustic', '--no-vad', '--no-mouth-cue')[0][2]);
       warmRtfs.push(summaries([RAVDESS_CLIP, again])[1][2]);
       if (i === 0) console.log(`RAVDESS clip: ${n} frames, ${duration.toFixed(2)} s, ${info.width}x${info.height}`);
     }
@@ -100,7 +105,8 @@ async function main(): Promise<void> {
     console.log(`decode only (probe + ffmpeg → raw RGB), median of ${RUNS}:   ${floor.toFixed(3)} s  (RTF ${(floor / duration).toFixed(3)})`);
     console.log(`cer analyze per input (probe … JSON), median of ${RUNS}:    ${analysis.toFixed(3)} s`);
     const spread = (xs: number[]): string => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
-    console.log(`real-time factor, everything on (VAD, mouth cue):  ${rtf.toFixed(3)}  (target ≤ 0.25: ${rtf <= 0.25 ? 'met' : 'MISSED'}; runs ${spread(rtfs)})`);
+    console.log(`real-time factor, no flags (A, VAD, mouth cue):    ${rtf.toFixed(3)}  (target ≤ 0.25: ${rtf <= 0.25 ? 'met' : 'MISSED'}; runs ${spread(rtfs)})`);
+    console.log(`  --no-acoustic (VAD, mouth cue):                  ${median(noAcousticRtfs).toFixed(3)}  (runs ${spread(noAcousticRtfs)})`);
     const visualRtf = median(visualRtfs);
     console.log(`real-time factor, visual path only:                ${visualRtf.toFixed(3)}  (target ≤ 0.25: ${visualRtf <= 0.25 ? 'met' : 'MISSED'}; runs ${spread(visualRtfs)})`);
     console.log(`  everything on, a batch's second input (warm):    ${median(warmRtfs).toFixed(3)}  (runs ${spread(warmRtfs)})`);
@@ -118,6 +124,36 @@ async function main(): Promise<void> {
     }
     await vad.release();
     console.log(`audio path (decode 16 kHz mono + Silero VAD):      ${((1000 * median(audioRuns)) / duration).toFixed(1)} ms per second of media`);
+
+    // The bundled acoustic model alone, one thread, on the clip's own 4 s windows (one every 0.5 s,
+    // as the stage cuts them): what each window costs, and so what A adds per second of speech.
+    const acousticManifest = (await listManifests(DEFAULT_MODELS_DIR)).find((m) => m.task === 'acoustic');
+    if (acousticManifest === undefined) throw new Error('no bundled acoustic model');
+    const acoustic = await openAcousticModel(acousticManifest, { intraOpNumThreads: 1 });
+    const pcm: number[] = [];
+    for await (const chunk of decodeAudio(RAVDESS_CLIP, { info })) pcm.push(...chunk.samples);
+    const windows: Float32Array[] = [];
+    for (let start = 0; start < pcm.length; start += ACOUSTIC_WINDOW_SAMPLES / 8) {
+      const w = new Float32Array(ACOUSTIC_WINDOW_SAMPLES);
+      normaliseWindow(Float32Array.from(pcm.slice(start, start + ACOUSTIC_WINDOW_SAMPLES)), w);
+      windows.push(w);
+    }
+    for (const w of windows.slice(0, 3)) await acoustic.run(w, 1); // warm-up
+    const perWindow: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      for (const w of windows) {
+        const t0 = performance.now();
+        await acoustic.run(w, 1);
+        perWindow.push(performance.now() - t0);
+      }
+    }
+    await acoustic.release();
+    const msPerWindow = median(perWindow);
+    console.log(
+      `acoustic model ${acousticManifest.id} (one 4 s window, 1 thread): ${msPerWindow.toFixed(2)} ms median ` +
+        `(target ≤ 10 ms: ${msPerWindow <= 10 ? 'met' : 'MISSED'}; p90 ${[...perWindow].sort((a, b) => a - b)[Math.floor(perWindow.length * 0.9)].toFixed(2)} ms), ` +
+        `2 windows per second of speech: ${(2 * msPerWindow).toFixed(1)} ms per second`,
+    );
 
     // Face detection and the mouth-open cue alone, per frame, on the clip's frames (one thread each).
     const detectors = await Promise.all(BLAZEFACE_VARIANTS.map((variant) => BlazeFaceDetector.load(variant, { intraOpNumThreads: 1 })));
