@@ -36,7 +36,7 @@
  * covers, so with a `skip` test a window whose frames are all known to be gated out is not run
  * (the paper pipeline's dearest model; in a clip with silence at the end, the last windows).
  *
- * No model. Without an acoustic model (the default: no speech-emotion model is bundled) use
+ * No model. Without an acoustic model (switched off, or none to be found) use
  * DisabledAcousticStage: every frame is final at once and A is null, and its `status` is
  * NO_ACOUSTIC_MODEL, a line to show.
  */
