@@ -87,10 +87,22 @@ export interface DecodeSettings {
   readonly keypointCount: number;
 }
 
-/** One output pair of the model: scores for `count` anchors and their regressors. */
+/**
+ * One output pair of the model: scores for `count` anchors and their regressors. By default
+ * `scores` holds one value per anchor and `boxes` the regressors of each anchor back to back; a
+ * model that writes score and regressors into one row per anchor ([score, regressors...], e.g.
+ * MediaPipe full-range) passes that tensor as both, with the row length as both strides and
+ * `boxOffset` 1.
+ */
 export interface OutputChunk {
   readonly scores: Float32Array;
   readonly boxes: Float32Array;
+  /** Values per anchor in `scores` (the score is the first); default 1. */
+  readonly scoreStride?: number;
+  /** Values per anchor in `boxes`; default the regressor count, 4 + 2 * keypoints. */
+  readonly boxStride?: number;
+  /** Index of the first regressor within an anchor's values in `boxes`; default 0. */
+  readonly boxOffset?: number;
 }
 
 function sigmoid(x: number): number {
@@ -104,7 +116,14 @@ function sigmoid(x: number): number {
 export function decodeCandidates(chunks: readonly OutputChunk[], anchors: Float32Array, settings: DecodeSettings): RawDetection[] {
   const anchorCount = anchors.length / 2;
   const coords = 4 + 2 * settings.keypointCount;
-  const total = chunks.reduce((n, c) => n + c.scores.length, 0);
+  const counts = chunks.map((c) => {
+    const stride = c.scoreStride ?? 1;
+    if (!(Number.isInteger(stride) && stride >= 1) || c.scores.length % stride !== 0) {
+      throw new RangeError(`model gave ${c.scores.length} score values, not a whole number of rows of ${stride}`);
+    }
+    return c.scores.length / stride;
+  });
+  const total = counts.reduce((n, c) => n + c, 0);
   if (total !== anchorCount) throw new RangeError(`model gave ${total} scores for ${anchorCount} anchors`);
 
   // Comparing logits avoids an exp per anchor: sigmoid(x) >= t  <=>  x >= ln(t / (1 - t)).
@@ -114,13 +133,16 @@ export function decodeCandidates(chunks: readonly OutputChunk[], anchors: Float3
   const clip = settings.scoreClip;
   const out: RawDetection[] = [];
   let a = 0;
-  for (const chunk of chunks) {
-    const n = chunk.scores.length;
-    if (chunk.boxes.length !== n * coords) {
-      throw new RangeError(`model gave ${chunk.boxes.length} regressors for ${n} anchors (${coords} each expected)`);
+  for (const [c, chunk] of chunks.entries()) {
+    const n = counts[c];
+    const scoreStride = chunk.scoreStride ?? 1;
+    const boxStride = chunk.boxStride ?? coords;
+    const boxOffset = chunk.boxOffset ?? 0;
+    if (chunk.boxes.length !== n * boxStride || boxOffset < 0 || boxOffset + coords > boxStride) {
+      throw new RangeError(`model gave ${chunk.boxes.length} regressors for ${n} anchors (${coords} each expected${boxStride !== coords ? ` at ${boxOffset} in rows of ${boxStride}` : ''})`);
     }
     for (let i = 0; i < n; i++, a++) {
-      let raw = chunk.scores[i];
+      let raw = chunk.scores[i * scoreStride];
       if (raw < minLogit) continue;
       if (raw > clip) raw = clip;
       else if (raw < -clip) raw = -clip;
@@ -128,7 +150,7 @@ export function decodeCandidates(chunks: readonly OutputChunk[], anchors: Float3
       if (score < t) continue;
       const ax = anchors[2 * a];
       const ay = anchors[2 * a + 1];
-      const r = i * coords;
+      const r = i * boxStride + boxOffset;
       const b = chunk.boxes;
       const cx = ax + b[r] * inv;
       const cy = ay + b[r + 1] * inv;

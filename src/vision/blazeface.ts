@@ -66,6 +66,12 @@ export interface BlazeFaceConfig {
   readonly scoreOutputs: readonly string[];
   /** Output roles of the regressor tensors, matching scoreOutputs. */
   readonly boxOutputs: readonly string[];
+  /**
+   * 'separate' (default): score tensors [1, n, 1] and regressor tensors [1, n, 4 + 2k].
+   * 'packed': each score output and its box output are one tensor [1, n, 1 + 4 + 2k], per anchor
+   * the score logit and then the regressors (MediaPipe full-range as converted from tfjs).
+   */
+  readonly outputLayout: 'separate' | 'packed';
   readonly boxScale: number;
   readonly scoreClip: number;
   /** Names of the keypoints, in output order. */
@@ -133,12 +139,22 @@ export function blazeFaceConfig(m: LoadedManifest): BlazeFaceConfig {
     if (m.outputs[role] === undefined) throw fieldError(m, field, `names output role ${role}, which is not in outputs`, role);
   });
   const keypoints = extra.keypoints === undefined ? [] : stringList(m, extra.keypoints, 'extra.keypoints');
+  const layout = extra.outputLayout ?? 'separate';
+  if (layout !== 'separate' && layout !== 'packed') throw fieldError(m, 'extra.outputLayout', 'must be separate or packed', layout);
+  if (layout === 'packed') {
+    scoreOutputs.forEach((role, i) => {
+      if (m.outputs[role] !== m.outputs[boxOutputs[i]]) {
+        throw fieldError(m, 'extra.boxOutputs', 'must name the same tensors as extra.scoreOutputs when extra.outputLayout is packed', extra.boxOutputs);
+      }
+    });
+  }
 
   return {
     inputSize,
     anchors,
     scoreOutputs,
     boxOutputs,
+    outputLayout: layout,
     boxScale: positiveNumber(m, extra.boxScale, 'extra.boxScale', inputSize),
     scoreClip: positiveNumber(m, extra.scoreClip, 'extra.scoreClip', 100),
     keypoints,
@@ -182,10 +198,10 @@ export class BlazeFaceDetector {
     this.inputShape = this.layout === 'NHWC' ? [1, s, s, 3] : [1, 3, s, s];
     this.scratch = new Uint8Array(s * s * 3);
     this.tensor = new Float32Array(s * s * 3);
-    this.outputNames = [
+    this.outputNames = [...new Set([
       ...config.scoreOutputs.map((r) => m.outputs[r] as string),
       ...config.boxOutputs.map((r) => m.outputs[r] as string),
-    ];
+    ])];
   }
 
   /**
@@ -235,9 +251,10 @@ export class BlazeFaceDetector {
       if (scoreMeta?.isTensor && boxMeta?.isTensor) {
         const anchorsHere = scoreMeta.shape[1];
         const boxCoords = boxMeta.shape[2];
+        const expected = config.outputLayout === 'packed' ? 1 + coords : coords;
         if (typeof anchorsHere === 'number') scoreTotal += anchorsHere;
-        if (typeof boxCoords === 'number' && boxCoords !== coords) {
-          throw new ModelError(`${m.label}: output ${boxName} has ${boxCoords} values per anchor, extra.keypoints implies ${coords}`);
+        if (typeof boxCoords === 'number' && boxCoords !== expected) {
+          throw new ModelError(`${m.label}: output ${boxName} has ${boxCoords} values per anchor, extra.keypoints implies ${expected}`);
         }
       }
     });
@@ -286,9 +303,11 @@ export class BlazeFaceDetector {
     const m = session.manifest;
     const { mapping } = preprocessImage(image, this.preprocessing, this.layout, { scratch: this.scratch, tensor: this.tensor });
     const outputs = await session.run({ [m.input.name]: { data: this.tensor, shape: this.inputShape } }, this.outputNames);
+    const packed = this.config.outputLayout === 'packed' ? 5 + 2 * this.config.keypoints.length : 0;
     const chunks: OutputChunk[] = this.config.scoreOutputs.map((role, i) => ({
       scores: outputs[m.outputs[role] as string].data,
       boxes: outputs[m.outputs[this.config.boxOutputs[i]] as string].data,
+      ...(packed > 0 ? { scoreStride: packed, boxStride: packed, boxOffset: 1 } : {}),
     }));
     const candidates = decodeCandidates(chunks, this.anchors, {
       boxScale: this.config.boxScale,

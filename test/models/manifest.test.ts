@@ -60,18 +60,19 @@ describe('models/manifest', () => {
   it('lists every manifest in models/ and finds one by task and id', async () => {
     const all = await listManifests();
     const ids = all.map((m) => m.id);
-    assert.ok(ids.includes('blazeface-front-128') && ids.includes('blazeface-back-256'), ids.join(', '));
+    assert.ok(['blazeface-front-128', 'blazeface-back-256', 'blazeface-full-192'].every((id) => ids.includes(id)), ids.join(', '));
+    assert.deepEqual(all.filter((m) => m.task === 'face-detection').map((m) => m.id), ['blazeface-back-256', 'blazeface-front-128', 'blazeface-full-192']);
     const back = await findManifest(DEFAULT_MODELS_DIR, 'face-detection', 'blazeface-back-256');
     assert.equal(back.preprocessing?.size[0], 256);
     await assert.rejects(findManifest(DEFAULT_MODELS_DIR, 'face-detection', 'nope'), /models: no model manifest for task face-detection with id nope/);
-    // Two face detectors and no id: which one is not guessed.
-    await assert.rejects(findManifest(DEFAULT_MODELS_DIR, 'face-detection'), /^ModelError: models: 2 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json\): name the one to use by its manifest file$/);
+    // Three face detectors and no id: which one is not guessed.
+    await assert.rejects(findManifest(DEFAULT_MODELS_DIR, 'face-detection'), /^ModelError: models: 3 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json, blazeface-full-192\.json\): name the one to use by its manifest file$/);
     assert.equal((await findManifest(DEFAULT_MODELS_DIR, 'face-landmarks')).id, 'facemesh');
   });
 
   it('selects one model per task from folders and files, earlier entries first, and never guesses between two', async () => {
-    // models/ holds two face detectors: a folder alone cannot say which one runs.
-    await assert.rejects(selectModels([DEFAULT_MODELS_DIR]), /^ModelError: models: 2 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json\): name the one to use by its manifest file$/);
+    // models/ holds three face detectors: a folder alone cannot say which one runs.
+    await assert.rejects(selectModels([DEFAULT_MODELS_DIR]), /^ModelError: models: 3 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json, blazeface-full-192\.json\): name the one to use by its manifest file$/);
     // Named by its manifest (or its ONNX file) before the folder, the choice is made.
     for (const named of [BACK, BACK.replace(/\.json$/, '.onnx')]) {
       const chosen = await selectModels([named, DEFAULT_MODELS_DIR]);
@@ -81,6 +82,8 @@ describe('models/manifest', () => {
     // Only the tasks asked for are looked at.
     const vs = await selectModels([DEFAULT_MODELS_DIR], ['static-visual']);
     assert.deepEqual([...vs.values()].map((m) => m.id), ['vs-fer2013-minixception']);
+    const full = path.join(DEFAULT_MODELS_DIR, 'blazeface-full-192.json');
+    assert.equal((await selectModels([full, DEFAULT_MODELS_DIR])).get('face-detection')?.id, 'blazeface-full-192');
     await assert.rejects(selectModels([FRONT, BACK]), /^ModelError: models\/blazeface-back-256\.json: a second face-detection model, after models\/blazeface-front-128\.json$/);
     await assert.rejects(selectModels([path.join(DEFAULT_MODELS_DIR, 'absent')]), /^ModelError: models\/absent: no such model file or folder$/);
   });

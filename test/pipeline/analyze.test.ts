@@ -65,7 +65,8 @@ describe('cer analyze: the visual path on real media', function () {
     let analysis: Analysis;
     let decodedFrames: number;
     before(function () {
-      const r = cer(['analyze', RAVDESS_CLIP, '--out', out]);
+      // The visual path alone (test/pipeline/audio-path.test.ts has the default, with A).
+      const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--no-acoustic']);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /ffmpeg: .* \(from /);
       assert.match(r.stderr, /cer: ffprobe: ffprobe .* \(from /);
@@ -141,7 +142,7 @@ describe('cer analyze: the visual path on real media', function () {
     it('--vs-batch 8 (VS crops in batches) gives the same results, frame for frame', () => {
       const batched = path.join(out, 'batched');
       fs.mkdirSync(batched, { recursive: true });
-      const r = cer(['analyze', RAVDESS_CLIP, '--out', batched, '--vs-batch', '8', '--quiet']);
+      const r = cer(['analyze', RAVDESS_CLIP, '--out', batched, '--vs-batch', '8', '--quiet', '--no-acoustic']);
       assert.equal(r.status, 0, r.stderr);
       const b = JSON.parse(fs.readFileSync(path.join(batched, '01-01-01-01-01-01-01.json'), 'utf8')) as Analysis;
       assert.equal(b.results.length, analysis.results.length);
@@ -167,7 +168,7 @@ describe('cer analyze: the visual path on real media', function () {
       fs.symlinkSync(ASTRONAUT_PNG, path.join(folder, '.hidden.png'));
       fs.symlinkSync(ASTRONAUT_PNG, path.join(folder, 'sub', 'deeper.png'));
       fs.writeFileSync(path.join(folder, 'notes.txt'), 'not media');
-      const r = cer(['analyze', folder, path.join(folder, 'a-astronaut.png'), '--out', results]);
+      const r = cer(['analyze', folder, path.join(folder, 'a-astronaut.png'), '--out', results, '--no-acoustic']);
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(fs.readdirSync(results).sort(), ['a-astronaut.json', 'b-speaker.json'], 'each media file once, nothing else');
       const order = [...r.stderr.matchAll(/→ \S*\/(\S+)\.json:/g)].map((m) => m[1]);
@@ -297,7 +298,7 @@ describe('cer analyze: the visual path on real media', function () {
 
     it('a models folder with two models for one task: which one runs is not guessed', () => {
       const bundled = path.join(REPO_ROOT, 'models');
-      expectOneLineError([ASTRONAUT_PNG, '--models', bundled], /models: 2 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json\): name the one to use by its manifest file$/);
+      expectOneLineError([ASTRONAUT_PNG, '--models', bundled], /models: 3 face-detection models \(blazeface-back-256\.json, blazeface-front-128\.json, blazeface-full-192\.json\): name the one to use by its manifest file$/);
       // Named before the folder, the choice is made.
       const r = cer(['analyze', ASTRONAUT_PNG, '--models', `${path.join(bundled, 'blazeface-back-256.json')},${bundled}`, '--out', badOut]);
       assert.equal(r.status, 0, r.stderr);

