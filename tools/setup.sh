@@ -3,8 +3,9 @@
 # takes seconds.
 #
 #   bash tools/setup.sh            Debian packages for running and testing, then npm ci
-#   bash tools/setup.sh --export   the same, plus Python's torch, torchaudio and onnx for the model
-#                                  export tool (cer models export, its tests, npm run bench:paper)
+#   bash tools/setup.sh --export   the same, plus Python's torch, torchaudio, onnx and torchvision for
+#                                  the model export tool (cer models export, its tests, npm run
+#                                  bench:paper) and the model-recognition tests
 #
 # npm ci runs only when node_modules was not installed from this package-lock.json by this
 # script (with this Node.js ABI); it then reinstalls node_modules from scratch.
@@ -25,7 +26,7 @@ done
 # the bundled sample (tools/make-sample.sh, and the test that makes it again).
 apt_packages=(ffmpeg fonts-dejavu-core chromium espeak-ng)
 if $with_export; then
-  apt_packages+=(python3-torch python3-torchaudio python3-onnx)
+  apt_packages+=(python3-torch python3-torchaudio python3-onnx python3-torchvision)
 fi
 missing=()
 for pkg in "${apt_packages[@]}"; do

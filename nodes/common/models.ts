@@ -1,12 +1,13 @@
 /**
  * Which model a node uses: the model config node's setting (a manifest, an ONNX file with its
- * manifest beside it, a folder of manifests or the id of a bundled model) or, without a config
+ * manifest beside it or of a recognised kind, a folder of manifests or the id of a bundled model) or, without a config
  * node, the package's own model for the task, with the session options `cer analyze` uses.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../../src/models/errors';
 import { DEFAULT_MODELS_DIR, PACKAGE_ROOT, listManifests, loadManifest, manifestOfOnnx, selectModels, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
+import { manifestForBareOnnx } from '../../src/models/recognise';
 import type { SessionOptions } from '../../src/models/session';
 
 /** Session options of a node without a model config: those of `cer analyze` (cpu, one thread per model). */
@@ -39,7 +40,10 @@ export async function resolveModelSpec(spec: string, task: ModelTask): Promise<L
   if (/\.json$/i.test(s)) {
     manifest = await loadManifest(resolveUserPath(s));
   } else if (/\.onnx$/i.test(s)) {
-    manifest = await manifestOfOnnx(resolveUserPath(s));
+    // With its manifest beside it, that manifest; without, the graph is recognised as one of the
+    // well-known expression models (src/models/recognise.ts) and a manifest written for it.
+    const file = resolveUserPath(s);
+    manifest = fs.existsSync(file.replace(/\.onnx$/i, '.json')) ? await manifestOfOnnx(file) : (await manifestForBareOnnx(file)).manifest;
   } else if (s.includes('/') || s.includes(path.sep) || s.startsWith('.')) {
     const found = (await selectModels([resolveUserPath(s)], [task])).get(task);
     if (found === undefined) throw new ModelError(`${s}: no ${task} model manifest in this folder`);

@@ -420,7 +420,7 @@ export async function findManifest(dir: string, task: ModelTask, id?: string): P
 export async function manifestOfOnnx(onnxPath: string): Promise<LoadedManifest> {
   const beside = onnxPath.replace(/\.onnx$/i, '.json');
   if (!fs.existsSync(beside)) {
-    throw new ModelError(`${displayPath(onnxPath)}: an ONNX file needs its manifest beside it (${path.basename(beside)}): it says what the model is for and how to feed it`);
+    throw new ModelError(`${displayPath(onnxPath)}: an ONNX file needs its manifest beside it (${path.basename(beside)}): it says what the model is for and how to feed it; cer models install recognises the well-known expression models and writes it, docs/models.md shows how to write one`);
   }
   const manifest = await loadManifest(beside);
   if (path.resolve(manifest.modelPath) !== path.resolve(onnxPath)) throw new ModelError(`${manifest.label}: names ${path.basename(manifest.modelPath)}, not ${path.basename(onnxPath)}`);

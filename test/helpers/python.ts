@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { findPython, pythonStatus, torchProblem, type PythonStatus } from '../../src/cli/commands/models';
 
 /**
@@ -10,6 +11,20 @@ export function requireTorch(ctx: Mocha.Context): PythonStatus {
   const problem = torchProblem(status);
   if (problem !== undefined) {
     console.warn(`    skipped (optional; bash tools/setup.sh --export installs it): ${problem}`);
+    ctx.skip();
+  }
+  return status;
+}
+
+/**
+ * requireTorch, plus torchvision (Debian's python3-torchvision: `bash tools/setup.sh --export`
+ * installs it), for the tests that build same-architecture stand-ins of public models.
+ */
+export function requireTorchvision(ctx: Mocha.Context): PythonStatus {
+  const status = requireTorch(ctx);
+  const r = spawnSync(status.python, ['-c', 'import torchvision'], { encoding: 'utf8', timeout: 120000 });
+  if (r.status !== 0) {
+    console.warn(`    skipped (optional; bash tools/setup.sh --export installs it): torchvision is not installed for ${status.python} (sudo apt-get install -y python3-torchvision)`);
     ctx.skip();
   }
   return status;

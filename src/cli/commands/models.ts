@@ -19,6 +19,7 @@ import {
   type LoadedManifest,
   type ModelManifest,
 } from '../../models/manifest';
+import { recogniseOnnx } from '../../models/recognise';
 import { sha256File } from '../../models/session';
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +162,15 @@ export interface InstallOptions {
   readonly sha256?: string;
   readonly force?: boolean;
   readonly quiet?: boolean;
+  /** The id of the manifest written for an ONNX file without one (default: the recognised family's). */
+  readonly id?: string;
+}
+
+/** What an ONNX file without a manifest was recognised as (src/models/recognise.ts). */
+export interface RecognisedInstall {
+  readonly family: string;
+  readonly signature: string;
+  readonly notes: readonly string[];
 }
 
 export interface Installed {
@@ -169,6 +179,7 @@ export interface Installed {
   readonly file: string;
   readonly nonCommercial: boolean;
   readonly licence: string;
+  readonly recognised?: RecognisedInstall;
 }
 
 function checkSha(value: string | undefined): string | undefined {
@@ -264,6 +275,29 @@ async function installFromFile(manifestFile: string, options: InstallOptions, ex
   return { id: manifest.id, manifest: displayPath(path.join(dir, manifestName)), file: displayPath(path.join(dir, modelName)), nonCommercial: manifest.nonCommercial, licence: manifest.licence };
 }
 
+/**
+ * Installs an ONNX file that has no manifest beside it: its graph is recognised as one of the
+ * well-known facial-expression models and the manifest for it is written with the copy
+ * (`<id>.onnx` and `<id>.json`); an unknown graph is refused with the fields to write.
+ */
+async function installRecognised(file: string, options: InstallOptions, expected: string | undefined): Promise<Installed> {
+  const recognition = await recogniseOnnx(file, options.id === undefined ? {} : { id: options.id });
+  const manifest = validateManifest(recognition.manifest, `${String(recognition.manifest.id)}.json`);
+  expectSha(displayPath(file), manifest, expected);
+  const dir = path.resolve(options.dir ?? DEFAULT_MODELS_DIR);
+  const { modelName, manifestName } = prepareTarget(dir, manifest, options.force === true);
+  await copyVerified(file, path.join(dir, modelName), manifest.sha256, displayPath(file));
+  writeFileAtomic(path.join(dir, manifestName), installedManifestText(recognition.manifest, modelName));
+  return {
+    id: manifest.id,
+    manifest: displayPath(path.join(dir, manifestName)),
+    file: displayPath(path.join(dir, modelName)),
+    nonCommercial: manifest.nonCommercial,
+    licence: manifest.licence,
+    recognised: { family: recognition.family, signature: recognition.signature, notes: recognition.notes },
+  };
+}
+
 async function fetchOk(url: string): Promise<Response> {
   let response: Response;
   try {
@@ -345,6 +379,15 @@ export async function installModels(source: string, options: InstallOptions = {}
   } catch {
     throw new InputError(`${source}: no such file or folder (give a folder of models, a manifest .json or an http(s) URL of one)`);
   }
+  if (!stat.isDirectory() && /\.onnx$/i.test(source)) {
+    const beside = source.replace(/\.onnx$/i, '.json');
+    if (!fs.existsSync(beside)) return [await installRecognised(source, options, expected)];
+    if (options.id !== undefined) throw new InputError(`--id is for an ONNX file without a manifest; ${displayPath(beside)} names ${displayPath(source)} already`);
+    const manifest = await loadManifest(beside);
+    if (path.resolve(manifest.modelPath) !== path.resolve(source)) throw new InputError(`${manifest.label}: names ${path.basename(manifest.modelPath)}, not ${path.basename(source)}`);
+    return [await installFromFile(beside, options, expected)];
+  }
+  if (options.id !== undefined) throw new InputError('--id is for an ONNX file without a manifest (cer models install FILE.onnx --id ID)');
   const manifests = stat.isDirectory()
     ? fs.readdirSync(source).filter((n) => n.endsWith('.json')).sort().map((n) => path.join(source, n))
     : [source];
@@ -360,7 +403,12 @@ export async function installModels(source: string, options: InstallOptions = {}
 export async function runModelsInstall(source: string, options: InstallOptions): Promise<void> {
   const installed = await installModels(source, options);
   for (const m of installed) {
+    if (m.recognised !== undefined) {
+      process.stdout.write(`recognised ${displayPath(source)} as ${m.recognised.family} (graph: ${m.recognised.signature})\n`);
+      for (const note of m.recognised.notes) process.stdout.write(`  note: ${note}\n`);
+    }
     process.stdout.write(`installed ${m.id}: ${m.file} (checksum ok)\n`);
+    if (m.recognised !== undefined) process.stdout.write(`  manifest written: ${m.manifest}\n`);
     if (m.nonCommercial) process.stdout.write(`  note: non-commercial use only (${m.licence})\n`);
   }
 }
@@ -563,12 +611,22 @@ export function registerModelsCommand(program: Command): void {
 
   models
     .command('install')
-    .description('copy models (manifest + ONNX file) from a folder, a manifest file or a manifest URL into the models folder, verifying checksums')
-    .argument('<source>', 'folder of manifests, a manifest .json, or an http(s) URL of a manifest (its model file is fetched beside it)')
+    .description(
+      'copy models (manifest + ONNX file) from a folder, a manifest file, a manifest URL or an ONNX file into the models folder, verifying checksums; ' +
+        'an ONNX file without a manifest beside it is recognised by its graph (HSEmotion, OpenCV Zoo FER, FER+, the paper\'s ResNet-50) and its manifest written',
+    )
+    .argument('<source>', 'folder of manifests, a manifest .json, an .onnx file (its manifest beside it, or none), or an http(s) URL of a manifest (its model file is fetched beside it)')
     .option('--sha256 <hex>', 'expected SHA-256 of the model file (must also match the manifest)')
     .option('--dir <dir>', dirHelp)
     .option('--force', 'replace a model that is already installed')
-    .addHelpText('after', '\nExample:\n  cer models install ./exported/\n  cer models install https://example.org/models/vs-resnet50-affectnet.json --sha256 <hex>')
+    .option('--id <id>', 'an ONNX file without a manifest: the id of the manifest written (default: the recognised model\'s)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  cer models install ./exported/\n  cer models install enet_b2_8.onnx --dir my-models/\n' +
+        '  cer models install enet_b0_8_best_afew.onnx --id vs-enet-b0-8-best-afew --dir my-models/\n' +
+        '  cer models install https://example.org/models/vs-resnet50-affectnet.json --sha256 <hex>\n' +
+        'Models it recognises and how to write a manifest for any other: docs/models.md',
+    )
     .action((source: string, options: InstallOptions) => runModelsInstall(source, options));
 
   models
