@@ -7,22 +7,32 @@
 import { FaceStage } from '../../src/stages/faces';
 import { isEndPayload, type BoxArray, type FacePayload } from '../../src/nodes-api/messages';
 import { cropImage } from '../../src/vision/image';
-import { BlazeFaceDetector, BLAZEFACE_VARIANTS, type BlazeFaceVariant } from '../../src/vision/blazeface';
-import { isTargetPolicy, type TargetPolicy } from '../../src/vision/target';
+import { faceContextBox } from '../../src/vision/align';
+import { BlazeFaceDetector } from '../../src/vision/blazeface';
+import { DEFAULT_DETECTOR, isDetectorChoice, loadFaceDetector, SingleFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../../src/vision/auto-detector';
+import { DEFAULT_MIN_TARGET_SCORE, isTargetPolicy, parseMinTargetScore, type TargetPolicy } from '../../src/vision/target';
 import { jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { frameConsumed } from '../common/flow-control';
 import { translator } from '../common/i18n';
 import { DEFAULT_SESSION_OPTIONS } from '../common/models';
-import { asFrame, cropBoxOf } from '../common/payloads';
+import { asFrame } from '../common/payloads';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../common/red';
 import type { CerModelsNode } from '../common/config';
 
 interface CerFacesDef extends NodeDef {
-  /** Model config node id (a face-detection model); empty: the bundled BlazeFace variant below. */
+  /** Model config node id (a face-detection model); empty: the bundled detector below. */
   model: string;
-  detector: BlazeFaceVariant;
+  /** `auto` (a new node's) or one BlazeFace variant; absent or unknown: auto. */
+  detector: DetectorChoice;
   target: TargetPolicy;
+  /**
+   * Targets largest and longest-seen: a face scoring below this never becomes the target (0 to 1);
+   * empty or absent (a flow from before the setting): 0.6, as `cer analyze --min-target-score`.
+   */
+  minTargetScore?: number | string;
+  /** The reference's per-frame target choice (`cer analyze --reference-compat`); absent: off. */
+  referenceCompat?: boolean;
   /** Skip detection: the whole frame is the face (pre-cropped face images). */
   wholeFrameFace: boolean;
   /**
@@ -51,30 +61,41 @@ export = function register(RED: NodeAPI): void {
     const status = new StatusDot(node);
     const tr = translator(RED, 'cer-faces');
     const policy: TargetPolicy = isTargetPolicy(def.target) ? def.target : 'largest';
-    const variant: BlazeFaceVariant = (BLAZEFACE_VARIANTS as readonly string[]).includes(def.detector) ? def.detector : 'front-128';
+    const choice: DetectorChoice = typeof def.detector === 'string' && isDetectorChoice(def.detector) ? def.detector : DEFAULT_DETECTOR;
     const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
     const thumbnail = thumbnailSize(def.thumbnail);
+    let minTargetScore = DEFAULT_MIN_TARGET_SCORE;
+    let badMinTargetScore = false;
+    if (def.minTargetScore !== undefined && def.minTargetScore !== '') {
+      try {
+        minTargetScore = parseMinTargetScore(def.minTargetScore);
+      } catch {
+        badMinTargetScore = true;
+      }
+    }
+    const referenceCompat = def.referenceCompat === true;
     const meter = new RateMeter();
     let provider = 'cpu';
 
     /** The first run of a model is slow (onnxruntime allocates): done now, as Pipeline.load does. */
-    const warmUp = async (d: BlazeFaceDetector): Promise<BlazeFaceDetector> => {
-      await d.detect({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) });
+    const warmUp = async (d: FaceDetectorSource): Promise<FaceDetectorSource> => {
+      await d.forStream().detect({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) });
       return d;
     };
 
     status.loading(def.wholeFrameFace ? tr('status.wholeFrame') : tr('status.loading'));
-    const loading: Promise<BlazeFaceDetector | null> = (async () => {
+    const loading: Promise<FaceDetectorSource | null> = (async () => {
       if (thumbnail === null) throw new Error(tr('errors.thumbnail', { value: String(def.thumbnail).slice(0, 40) }));
+      if (badMinTargetScore) throw new Error(tr('errors.minTargetScore', { value: String(def.minTargetScore).slice(0, 40) }));
       if (def.wholeFrameFace) return null;
       if (def.model && config === null) throw new Error(tr('errors.noConfig'));
       if (config !== null) {
         const use = await config.use(node, 'face-detection');
-        const d = await BlazeFaceDetector.load(use.manifest ?? variant, use.session);
+        const d = use.manifest !== null ? new SingleFaceDetector(await BlazeFaceDetector.load(use.manifest, use.session)) : await loadFaceDetector(choice, use.session);
         provider = d.provider;
         return warmUp(d);
       }
-      const d = await BlazeFaceDetector.load(variant, DEFAULT_SESSION_OPTIONS);
+      const d = await loadFaceDetector(choice, DEFAULT_SESSION_OPTIONS);
       provider = d.provider;
       return warmUp(d);
     })();
@@ -100,7 +121,7 @@ export = function register(RED: NodeAPI): void {
         const frame = asFrame(payload);
         stream = frame.stream;
         const detector = await loading;
-        const stage = streams.get(frame.stream, () => new FaceStage(detector, policy));
+        const stage = streams.get(frame.stream, () => new FaceStage(detector, policy, { fps: frame.fps, referenceCompat, minTargetScore }));
         const targets = await stage.targets(frame, frame.frame);
         const tracks = targets.map((f) => f.track);
         const { stream: s, source, frame: index, t, fps } = frame;
@@ -115,20 +136,24 @@ export = function register(RED: NodeAPI): void {
           // on through VS, VD, fusion and rules, so the thumbnail reaches a dashboard with the label.
           const thumbnails = thumbnail !== null && thumbnail > 0 ? await Promise.all(crops.map(async (crop) => jpegDataUrl((await jpegThumbnail(crop, thumbnail)).jpeg))) : null;
           const out: NodeMessage[] = targets.map((face, i) => {
-            const crop = crops[i] as (typeof crops)[number];
+            // VS may widen and turn its crop: the face goes on with the room around it that that needs.
+            const context = faceContextBox(face, frame.width, frame.height);
+            const crop = cropImage(frame, context);
             const result: FacePayload = {
               ...base,
-              face: { box: face.box.map(round3) as BoxArray, score: round3(face.score), track: face.track },
+              face: { box: face.box.map(round3) as BoxArray, score: round3(face.score), track: face.track, detector: face.detector ?? null },
               // A Buffer: cheap for Node-RED to copy when the output fans out (see the media splitter).
               crop: { width: crop.width, height: crop.height, data: Buffer.from(crop.data.buffer, crop.data.byteOffset, crop.data.byteLength) },
-              cropBox: cropBoxOf(face.box, frame.width, frame.height),
+              cropBox: [context[0], context[1], context[2], context[3]],
+              detection: { box: [face.box[0], face.box[1], face.box[2], face.box[3]], keypoints: face.keypoints?.map(([x, y]) => [x, y] as [number, number]) ?? null },
             };
             return thumbnails === null ? { ...rest, payload: result } : { ...rest, payload: result, thumbnail: thumbnails[i] };
           });
           send([out]);
         }
         meter.tick();
-        status.busy(() => tr('status.busy', { provider, fps: fpsText(meter.perSecond) }));
+        const following = stage.faceCount;
+        status.busy(() => tr('status.busy', { provider, fps: fpsText(meter.perSecond), faces: tr(following === 1 ? 'status.face' : 'status.faces', { count: following }) }));
         // Only the crops go on; the frame's memory may go back to the splitter (not after a failure,
         // when the msg, frame and all, goes to Catch nodes).
         finished = frame.data;

@@ -39,6 +39,13 @@ export type ResizeMode = (typeof RESIZE_MODES)[number];
 export const OUTPUT_KINDS = ['logits', 'probabilities'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
+/**
+ * The largest crop margin a static-visual model may ask for in `extra.crop.margin` (a fraction of
+ * the face box's width and height added on each side). The face detector node sends each face on
+ * with this much room around it (src/vision/align.ts faceContextBox).
+ */
+export const MAX_CROP_MARGIN = 0.25;
+
 /** ITU-R BT.601 luma weights, used for `colour: "gray"` when `grayWeights` is not given. */
 export const DEFAULT_GRAY_WEIGHTS: readonly [number, number, number] = [0.299, 0.587, 0.114];
 
@@ -320,6 +327,7 @@ export function validateManifest(raw: unknown, label: string): ModelManifest {
   if (raw.extra !== undefined) {
     c.object(raw.extra, 'extra');
     extra = c.json(raw.extra, 'extra') as JsonObject;
+    if (task === 'static-visual') checkCrop(c, extra);
   }
 
   return {
@@ -338,6 +346,27 @@ export function validateManifest(raw: unknown, label: string): ModelManifest {
     ...(labels ? { labels } : {}),
     ...(extra ? { extra } : {}),
   };
+}
+
+/** A static-visual model's `extra.crop`: an object; its `margin`, where given, 0 to MAX_CROP_MARGIN. */
+function checkCrop(c: Checker, extra: JsonObject): void {
+  const crop = extra.crop;
+  if (crop === undefined) return;
+  const obj = c.object(crop, 'extra.crop');
+  if (obj.margin === undefined) return;
+  const margin = c.number(obj.margin, 'extra.crop.margin');
+  if (margin < 0 || margin > MAX_CROP_MARGIN) c.fail('extra.crop.margin', `must be from 0 to ${MAX_CROP_MARGIN} (a fraction of the face box added on each side)`, margin);
+}
+
+/**
+ * The crop margin a static-visual model asks for: `extra.crop.margin` (as `cer models install`
+ * writes it; checked when the manifest is loaded), 0 when absent.
+ */
+export function cropMarginOf(manifest: Pick<ModelManifest, 'extra'>): number {
+  const crop = manifest.extra?.crop;
+  if (typeof crop !== 'object' || crop === null || Array.isArray(crop)) return 0;
+  const margin = (crop as JsonObject).margin;
+  return typeof margin === 'number' ? margin : 0;
 }
 
 function parseManifestText(text: string, manifestPath: string): LoadedManifest {

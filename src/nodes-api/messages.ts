@@ -127,6 +127,8 @@ export interface FaceInfo {
   readonly box: BoxArray;
   readonly score: number;
   readonly track: number;
+  /** The model that found the face (`auto` combines several), as in `cer analyze`'s results. */
+  readonly detector: string | null;
 }
 
 /** Face detector output: one per frame (no face, or the target face) or, with target `all`, one per face. */
@@ -139,10 +141,27 @@ export interface FacePayload extends StreamRef {
   /** Tracks of every target face in this frame (policy `all`: streams of absent tracks end). */
   readonly tracks: number[];
   readonly face: FaceInfo | null;
-  /** The face cut from the frame (cropImage: the box widened to whole pixels, clipped). */
+  /**
+   * The face with the room around it that the VS crop may need (src/vision/align.ts
+   * faceContextBox: the box widened by a quarter on each side and turned by the face's roll,
+   * whole pixels, clipped to the frame), cut from the frame with cropImage.
+   */
   readonly crop: RgbPayloadImage | null;
   /** The crop's place in the frame, whole pixels. */
   readonly cropBox: BoxArray | null;
+  /**
+   * The detector's exact box and keypoints (frame pixels, not rounded): VS cuts, widens and turns
+   * its crop from `crop` with them exactly as `cer analyze` does from the frame. Absent (a face
+   * payload made elsewhere): VS takes the whole crop as the face.
+   */
+  readonly detection?: FaceDetectionInfo | null;
+}
+
+/** A face as the detector found it, for VS's crop. */
+export interface FaceDetectionInfo {
+  readonly box: BoxArray;
+  /** BlazeFace's six: right eye, left eye, nose tip, mouth, right ear, left ear; null when the detector gives none. */
+  readonly keypoints: Array<[number, number]> | null;
 }
 
 /** A model's vote for one frame of one face stream (VS, VD) or one frame of a stream (A). */

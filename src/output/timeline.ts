@@ -4,7 +4,9 @@
  * fusion (AV); along each row, every frame is coloured by the compound expression (CE) predicted
  * for it. A model's own CE is the argmax of the rule-free pair sums of its 7 probabilities; the
  * AV row shows the analysis's label (its fusion and rule). A legend names the 7 CEs, the axis is
- * in seconds, the input's name is the title.
+ * in seconds, the input's name is the title. With several faces (target `all`) the four rows come
+ * first for the largest face of each frame, then once per track (up to MAX_TRACK_GROUPS, the
+ * tracks seen longest), each group headed by its track.
  *
  * Drawn as SVG and rendered to PNG by resvg (a Rust renderer in a prebuilt npm binary: no browser,
  * no downloads). Text needs one font on the machine: resvg reads the system's fonts (on Debian,
@@ -77,6 +79,19 @@ export function timelineData(result: Pick<AnalyzeResult, 'input' | 'results'>, o
   return { slots, rows, present };
 }
 
+/** Most per-track row groups in one picture (the tracks seen in the most frames). */
+export const MAX_TRACK_GROUPS = 6;
+
+/** One group of the four rows: the largest face per frame (track null), or one track. */
+export interface TimelineGroup {
+  readonly track: number | null;
+  /** Frames the track is seen in (for the largest-face group, frames with a face). */
+  readonly frames: number;
+  /** Top of the group's header line (null for the first group, which has none). */
+  readonly headerTop: number | null;
+  readonly rows: Readonly<Record<TimelineRow, { readonly top: number; readonly height: number }>>;
+}
+
 /** Where things are in the picture, in pixels at scale 1. */
 export interface TimelineLayout {
   readonly width: number;
@@ -86,8 +101,10 @@ export interface TimelineLayout {
   /** The time span of the plot, seconds (frame numbers for an input without a frame rate). */
   readonly t0: number;
   readonly t1: number;
-  /** Each row's top and height. */
+  /** Each row's top and height (of the first group: `track`'s, or the largest face's). */
   readonly rows: Readonly<Record<TimelineRow, { readonly top: number; readonly height: number }>>;
+  /** The row groups: one, or with several tracks (and no `track` asked for) one more per track. */
+  readonly groups: readonly TimelineGroup[];
   /** Per frame: its segment's start and end x (whole pixels). */
   readonly frameX: ReadonlyArray<readonly [number, number]>;
   readonly axisY: number;
@@ -102,6 +119,23 @@ const ROW_GAP = 8;
 const AV_GAP = 16;
 const LEGEND_COLUMNS = 5;
 const LEGEND_ROW = 24;
+const GROUP_HEADER = 30;
+
+/**
+ * The tracks that get a row group of their own: with several tracks in the results (target `all`)
+ * and no `track` asked for, the MAX_TRACK_GROUPS seen in the most frames, in track order.
+ */
+export function trackGroups(result: Pick<AnalyzeResult, 'results'>, options: Pick<TimelineOptions, 'track'> = {}): Array<{ track: number; frames: number }> {
+  if (options.track !== undefined) return [];
+  const frames = new Map<number, number>();
+  for (const r of result.results) if (r.face !== null) frames.set(r.face.track, (frames.get(r.face.track) ?? 0) + 1);
+  if (frames.size < 2) return [];
+  return [...frames]
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, MAX_TRACK_GROUPS)
+    .sort((a, b) => a[0] - b[0])
+    .map(([track, n]) => ({ track, frames: n }));
+}
 
 /** Start and end time of each frame: up to the next frame; the last lasts one frame period. */
 function frameSpans(result: Pick<AnalyzeResult, 'fps'>, slots: readonly FrameSlot[], inFrames: boolean): Array<[number, number]> {
@@ -130,13 +164,24 @@ export function timelineLayout(result: Pick<AnalyzeResult, 'input' | 'results' |
   const t0 = Math.min(0, spans.length > 0 ? spans[0][0] : 0);
   const t1 = spans.length > 0 ? Math.max(spans[spans.length - 1][1], t0 + 1e-9) : 1;
   const x = (t: number): number => Math.round(plotLeft + ((t - t0) / (t1 - t0)) * (plotRight - plotLeft));
-  const rows = {} as Record<TimelineRow, { top: number; height: number }>;
   let top = TOP;
-  for (const row of TIMELINE_ROWS) {
-    if (row === 'AV') top += AV_GAP - ROW_GAP;
-    rows[row] = { top, height: ROW_HEIGHT };
-    top += ROW_HEIGHT + ROW_GAP;
+  const groupRows = (): Record<TimelineRow, { top: number; height: number }> => {
+    const rows = {} as Record<TimelineRow, { top: number; height: number }>;
+    for (const row of TIMELINE_ROWS) {
+      if (row === 'AV') top += AV_GAP - ROW_GAP;
+      rows[row] = { top, height: ROW_HEIGHT };
+      top += ROW_HEIGHT + ROW_GAP;
+    }
+    return rows;
+  };
+  const withFace = slots.filter((s) => s.result?.face).length;
+  const groups: TimelineGroup[] = [{ track: options.track ?? null, frames: withFace, headerTop: null, rows: groupRows() }];
+  for (const g of trackGroups(result, options)) {
+    top += GROUP_HEADER - ROW_GAP;
+    const headerTop = top - GROUP_HEADER + ROW_GAP + 6;
+    groups.push({ track: g.track, frames: g.frames, headerTop, rows: groupRows() });
   }
+  const rows = groups[0].rows;
   const axisY = top - ROW_GAP + 6;
   const legendTop = axisY + 60;
   const legendRows = Math.ceil((NUM_COMPOUND + 2) / LEGEND_COLUMNS);
@@ -148,6 +193,7 @@ export function timelineLayout(result: Pick<AnalyzeResult, 'input' | 'results' |
     t0,
     t1,
     rows,
+    groups,
     frameX: spans.map(([a, b]) => [x(a), x(b)] as const),
     axisY,
     legendTop,
@@ -189,7 +235,7 @@ function subtitle(result: TimelineInput, options: TimelineOptions, multiFace: bo
   parts.push(`VS ${result.models.vs}`, `VD ${result.models.vd}`, `A ${result.models.a ?? 'none'}`);
   parts.push(`fusion ${result.fusion.strategy}${result.fusion.preset ? ` ${result.fusion.preset}` : ''}`, `rule ${result.rule}`);
   if (options.track !== undefined) parts.push(`track ${options.track}`);
-  else if (multiFace) parts.push('largest face per frame');
+  else if (multiFace) parts.push(trackGroups(result).length > 1 ? 'largest face per frame, then each track' : 'largest face per frame');
   return parts.join('  ·  ');
 }
 
@@ -199,8 +245,8 @@ const FONT_FAMILY = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-se
 
 /** The timeline as an SVG document. */
 export function timelineSvg(result: TimelineInput, options: TimelineOptions = {}): string {
-  const data = timelineData(result, options);
   const L = timelineLayout(result, options);
+  const data = timelineData(result, options);
   const multiFace = result.results.length > data.slots.length;
   const out: string[] = [];
   const W = L.width;
@@ -213,9 +259,25 @@ export function timelineSvg(result: TimelineInput, options: TimelineOptions = {}
     `<text x="${L.plotLeft}" y="57" font-size="12.5" fill="#59636E">${xml(subtitle(result, options, multiFace))}</text>`,
   );
 
+  const aModel = result.models.a !== null;
+  for (const group of L.groups) drawGroup(out, L, group, group === L.groups[0] ? data : timelineData(result, { track: group.track ?? undefined }), aModel);
+  axisAndLegend(out, L);
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+/** One group's four rows (and, in a picture of several, its header). */
+function drawGroup(out: string[], L: TimelineLayout, group: TimelineGroup, data: TimelineData, aModel: boolean): void {
   const plotWidth = L.plotRight - L.plotLeft;
+  if (group.headerTop !== null) {
+    out.push(
+      `<line x1="${L.plotLeft}" y1="${group.headerTop - 6.5}" x2="${L.plotRight}" y2="${group.headerTop - 6.5}" stroke="#D0D7DE" stroke-width="1"/>`,
+      `<text x="${L.plotLeft}" y="${group.headerTop + 12}" font-size="13" font-weight="bold" fill="#1F2328">track ${group.track}` +
+        `<tspan font-weight="normal" fill="#59636E">\u00a0\u00a0·\u00a0\u00a0seen in ${group.frames} frame${group.frames === 1 ? '' : 's'}</tspan></text>`,
+    );
+  }
   for (const row of TIMELINE_ROWS) {
-    const { top, height } = L.rows[row];
+    const { top, height } = group.rows[row];
     const mid = top + height / 2;
     out.push(
       `<text x="${L.plotLeft - 12}" y="${mid - 1}" font-size="15" font-weight="bold" text-anchor="end" fill="#1F2328">${row}</text>`,
@@ -225,7 +287,7 @@ export function timelineSvg(result: TimelineInput, options: TimelineOptions = {}
       out.push(
         `<rect x="${L.plotLeft}" y="${top}" width="${plotWidth}" height="${height}" fill="url(#unused)"/>`,
         `<text x="${L.plotLeft + plotWidth / 2}" y="${mid + 4.5}" font-size="13" font-style="italic" text-anchor="middle" fill="#6E7781">` +
-          `${row === 'AV' ? 'no prediction' : `no ${ROW_TITLES[row]} model in this analysis`}</text>`,
+          `${row === 'AV' ? 'no prediction' : row === 'A' && aModel ? 'no acoustic vote: no speech in this input' : `no ${ROW_TITLES[row]} model in this analysis`}</text>`,
       );
       continue;
     }
@@ -247,10 +309,14 @@ export function timelineSvg(result: TimelineInput, options: TimelineOptions = {}
   }
   // A hairline frame around the rows.
   for (const row of TIMELINE_ROWS) {
-    const { top, height } = L.rows[row];
+    const { top, height } = group.rows[row];
     out.push(`<rect x="${L.plotLeft - 0.5}" y="${top - 0.5}" width="${plotWidth + 1}" height="${height + 1}" fill="none" stroke="#AFB8C1" stroke-width="1"/>`);
   }
+}
 
+/** The time axis under the last group, and the legend. */
+function axisAndLegend(out: string[], L: TimelineLayout): void {
+  const plotWidth = L.plotRight - L.plotLeft;
   // Time axis.
   const span = L.t1 - L.t0;
   const step = tickStep(span, L.inFrames);
@@ -280,8 +346,6 @@ export function timelineSvg(result: TimelineInput, options: TimelineOptions = {}
       `<text x="${x + 23}" y="${y + 12.5}" font-size="13" fill="#1F2328">${xml(e.label)}</text>`,
     );
   });
-  out.push('</svg>');
-  return out.join('\n') + '\n';
 }
 
 /** resvg's font options: the system's fonts, plus the given files and CER_FONT. */

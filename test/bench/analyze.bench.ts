@@ -22,6 +22,7 @@ import { probeMedia } from '../../src/media/probe';
 import { MouthOpenCue } from '../../src/stages/mouth';
 import { SileroVAD } from '../../src/stages/vad';
 import { BLAZEFACE_VARIANTS, BlazeFaceDetector, blazeFaceManifestPath } from '../../src/vision/blazeface';
+import { loadFaceDetector } from '../../src/vision/auto-detector';
 import { DEFAULT_MODELS_DIR, listManifests, loadManifest } from '../../src/models/manifest';
 import { ACOUSTIC_WINDOW_SAMPLES, normaliseWindow, openAcousticModel } from '../../src/stages/acoustic';
 import { preprocessImage } from '../../src/vision/image';
@@ -59,6 +60,41 @@ function runAnalyze(args: string[]): Promise<{ seconds: number; peakRssMb: numbe
       else resolve({ seconds: (performance.now() - t0) / 1000, peakRssMb: peakKb / 1024, stderr });
     });
   });
+}
+
+/**
+ * `--detector auto` where faces are small: the RAVDESS clip scaled so its face is 32 px wide in a
+ * 1280×720 frame (followed on crops), and a grey frame with no face (the searches' share).
+ */
+async function smallFaceCost(out: string): Promise<void> {
+  const ffmpeg = resolveFfmpeg().path;
+  const small = path.join(out, 'ravdess-32px.mp4');
+  const made = spawnSync(ffmpeg, ['-v', 'error', '-y', '-i', RAVDESS_CLIP, '-vf', 'scale=112:64,pad=1280:720:700:400:color=0x303030', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '16', '-an', small]);
+  if (made.status !== 0) throw new Error(`making the small-face clip failed: ${made.stderr.toString()}`);
+  const auto = await loadFaceDetector('auto', { intraOpNumThreads: 1 });
+  try {
+    for (const [name, frames] of [
+      ['RAVDESS clip with a 32 px face', decodeFramesInWorker(small, { reuseBuffers: true })],
+      ['grey 1280×720 frames, no face (48)', greyFrames(48)],
+    ] as const) {
+      const stream = auto.forStream();
+      let n = 0;
+      let found = 0;
+      const t0 = performance.now();
+      for await (const frame of frames) {
+        if ((await stream.detect(frame)).length > 0) found++;
+        n++;
+      }
+      console.log(`  auto on the ${name}: ${((performance.now() - t0) / n).toFixed(2)} ms per frame (decoding included), a face on ${found}/${n} frames`);
+    }
+  } finally {
+    await auto.release();
+  }
+}
+
+async function* greyFrames(n: number): AsyncGenerator<{ width: number; height: number; data: Uint8Array }> {
+  const data = new Uint8Array(1280 * 720 * 3).fill(128);
+  for (let i = 0; i < n; i++) yield { width: 1280, height: 720, data };
 }
 
 async function main(): Promise<void> {
@@ -157,6 +193,10 @@ async function main(): Promise<void> {
 
     // Face detection and the mouth-open cue alone, per frame, on the clip's frames (one thread each).
     const detectors = await Promise.all(BLAZEFACE_VARIANTS.map((variant) => BlazeFaceDetector.load(variant, { intraOpNumThreads: 1 })));
+    // The default, `--detector auto`, per stream: on this close-up front-128 does the work.
+    const auto = await loadFaceDetector('auto', { intraOpNumThreads: 1 });
+    const autoStream = auto.forStream();
+    let autoSeconds = 0;
     const mouth = await MouthOpenCue.load(undefined, { intraOpNumThreads: 1 });
     const detectSeconds = BLAZEFACE_VARIANTS.map(() => 0);
     let letterboxSeconds = 0;
@@ -180,6 +220,9 @@ async function main(): Promise<void> {
         detectSeconds[i] += (performance.now() - t0) / 1000;
         if (i === 0) face = found[0];
       }
+      const tAuto = performance.now();
+      await autoStream.detect(frame);
+      autoSeconds += (performance.now() - tAuto) / 1000;
       frames++;
       if (!face) continue;
       const t0 = performance.now();
@@ -187,10 +230,12 @@ async function main(): Promise<void> {
       cueSeconds += (performance.now() - t0) / 1000;
       cues++;
     }
-    await Promise.all([...detectors.map((d) => d.release()), mouth.release()]);
+    await Promise.all([...detectors.map((d) => d.release()), mouth.release(), auto.release()]);
     for (const [i, variant] of BLAZEFACE_VARIANTS.entries()) {
       console.log(`face detection, BlazeFace ${variant.padEnd(9)} (1280×720):  ${((1000 * detectSeconds[i]) / frames).toFixed(2)} ms per frame`);
     }
+    console.log(`face detection, --detector auto (the default):     ${((1000 * autoSeconds) / frames).toFixed(2)} ms per frame`);
+    await smallFaceCost(out);
     console.log(`  front-128's letterbox to 128×128 and its tensor:  ${((1000 * letterboxSeconds) / frames).toFixed(2)} ms per frame`);
     console.log(`mouth-open cue (facemesh 192×192 + lip gap):       ${((1000 * cueSeconds) / cues).toFixed(2)} ms per frame`);
 

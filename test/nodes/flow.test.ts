@@ -9,6 +9,7 @@ import type { CompoundPayload, EndPayload, SourceEventPayload } from '../../src/
 import { StaticVisualStage } from '../../src/stages/vs';
 import { listManifests, DEFAULT_MODELS_DIR } from '../../src/models/manifest';
 import { BlazeFaceDetector } from '../../src/vision/blazeface';
+import { faceContextBox } from '../../src/vision/align';
 import { cropImage } from '../../src/vision/image';
 import { writeAcousticTestModel } from '../helpers/acoustic-model';
 import { cer } from '../helpers/cli';
@@ -64,6 +65,8 @@ describe('Node-RED nodes: a full flow on real media', function () {
     await helper.load(NODES, pipelineFlow({ preset: 'paper-av8' }));
     flow = await runPipeline(RAVDESS_CLIP);
     assert.ok(statusTexts('acoustic').includes('a-emodb-cnn-8cl · cpu · worker thread'), statusTexts('acoustic').join(' | '));
+    // The face detector's status says how many faces it follows: the one actor.
+    assert.match(statusTexts('faces').filter((t) => t.includes('fps')).pop() ?? '', /^cpu · \d+(\.\d)? fps · 1 face$/);
     assert.equal(flow.end.reason, 'done');
     assert.equal(flow.end.modality, 'compound');
     assert.equal(flow.results.length, analysis.results.length);
@@ -84,6 +87,21 @@ describe('Node-RED nodes: a full flow on real media', function () {
     assert.ok(flow.results.every((r) => r.label !== null), 'every frame of the clip has a face');
     assert.ok(flow.results.some((r) => r.votes.a !== null) && flow.results.some((r) => r.votes.a === null), 'A votes in speech only');
     assert.deepEqual(unhandled, []);
+  });
+
+  it('gives, frame for frame, the VS votes of cer analyze --vs-align --vs-flip with the VS node\'s two crop settings on', async () => {
+    const r = cer(['analyze', RAVDESS_CLIP, '--out', out, '--quiet', '--no-acoustic', '--vs-align', '--vs-flip']);
+    assert.equal(r.status, 0, r.stderr);
+    const expected = JSON.parse(fs.readFileSync(path.join(out, '01-01-01-01-01-01-01.json'), 'utf8')) as typeof analysis;
+    await helper.load(NODES, pipelineFlow({ preset: 'paper-v', acoustic: false, vsAlign: true, vsFlip: true }));
+    const run = await runPipeline(RAVDESS_CLIP);
+    assert.equal(run.results.length, 98);
+    run.results.forEach((res, i) => {
+      assert.deepEqual(res.votes.vs, expected.results[i].vs, `VS of frame ${i}`);
+      assert.equal(res.label, expected.results[i].label, `label of frame ${i}`);
+    });
+    // Not the default crop's votes.
+    assert.ok(run.results.some((res, i) => JSON.stringify(res.votes.vs) !== JSON.stringify(analysis.results[i].vs)));
   });
 
   it('gives the same labels as cer analyze with target all, rule 1 and reference compatibility', async () => {
@@ -207,6 +225,7 @@ describe('Node-RED nodes: a full flow on real media', function () {
     const manifest = (await listManifests(DEFAULT_MODELS_DIR)).find((m) => m.task === 'static-visual');
     assert.ok(manifest);
     const vs = await StaticVisualStage.load(manifest, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+    const aligned = await StaticVisualStage.load(manifest, { executionProviders: ['cpu'], intraOpNumThreads: 1, crop: { align: true, flip: true, margin: 0.25 } });
     try {
       let checked = 0;
       for await (const frame of decodeFrames(RAVDESS_CLIP)) {
@@ -215,16 +234,21 @@ describe('Node-RED nodes: a full flow on real media', function () {
         assert.ok(face, `a face in frame ${frame.index}`);
         // A fractional box, as the detector gives it, and one shifted off the frame's edge.
         for (const box of [face.box, [face.box[0] - 0.5, -3.25, face.box[2] + 0.75, face.box[3]] as typeof face.box]) {
-          const fromFrame = await vs.run(frame, box);
-          const crop = cropImage(frame, box);
-          const fromCrop = await vs.run(crop, [0, 0, crop.width, crop.height]);
+          const fromFrame = await vs.run(frame, box, { keypoints: face.keypoints });
+          // What the face detector node sends: the crop with room around the face, and the face's box and keypoints.
+          const context = faceContextBox({ box, keypoints: face.keypoints }, frame.width, frame.height);
+          const crop = cropImage(frame, context);
+          const fromCrop = await vs.run(crop, box, { keypoints: face.keypoints, origin: [context[0], context[1]] });
           assert.deepEqual(Array.from(fromCrop.probs), Array.from(fromFrame.probs));
+          const alignedFromFrame = await aligned.run(frame, box, { keypoints: face.keypoints });
+          const alignedFromCrop = await aligned.run(crop, box, { keypoints: face.keypoints, origin: [context[0], context[1]] });
+          assert.deepEqual(Array.from(alignedFromCrop.probs), Array.from(alignedFromFrame.probs));
         }
         checked++;
       }
       assert.equal(checked, 10);
     } finally {
-      await Promise.all([detector.release(), vs.release()]);
+      await Promise.all([detector.release(), vs.release(), aligned.release()]);
     }
   });
 
@@ -257,8 +281,8 @@ describe('Node-RED nodes: a full flow on real media', function () {
     await helper.load(NODES, f);
     const run = await runPipeline(RAVDESS_CLIP);
     assert.equal(run.results.length, 98);
-    // Face detector and VS: one session each, however many nodes use them.
-    assert.equal(openSessionCount() - before, 2);
+    // The auto face detector's three models and VS: one session each, however many nodes use them.
+    assert.equal(openSessionCount() - before, 4);
     await helper.unload();
     assert.equal(openSessionCount(), before);
   });

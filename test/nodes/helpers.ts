@@ -97,6 +97,9 @@ export interface PipelineFlowOptions {
   readonly acousticModel?: string;
   /** The acoustic node's switch (`useModel`); default on, as a new node has it. */
   readonly acoustic?: boolean;
+  /** The VS node's crop settings (absent: the node's defaults, as a flow from before them). */
+  readonly vsAlign?: boolean;
+  readonly vsFlip?: boolean;
 }
 
 /**
@@ -110,8 +113,8 @@ export function pipelineFlow(o: PipelineFlowOptions = {}): FlowNode[] {
   const flow: FlowNode[] = [
     { id: z, type: 'tab', label: 'test' },
     { id: 'media', z, type: 'cer-media', source: '', allowLive: false, loop: false, realtime: false, audio: true, lookahead: 4, wires: [['faces'], ['acoustic'], ['events']] },
-    { id: 'faces', z, type: 'cer-faces', model, detector: 'front-128', target: o.target ?? 'largest', wholeFrameFace: false, wires: [['vs']] },
-    { id: 'vs', z, type: 'cer-vs', model, referenceCompat: o.referenceCompat ?? false, wires: [['vd', 'fusion']] },
+    { id: 'faces', z, type: 'cer-faces', model, detector: 'auto', target: o.target ?? 'largest', referenceCompat: o.referenceCompat ?? false, wholeFrameFace: false, wires: [['vs']] },
+    { id: 'vs', z, type: 'cer-vs', model, referenceCompat: o.referenceCompat ?? false, ...(o.vsAlign !== undefined ? { align: o.vsAlign } : {}), ...(o.vsFlip !== undefined ? { flip: o.vsFlip } : {}), wires: [['vd', 'fusion']] },
     { id: 'vd', z, type: 'cer-vd', model: '', referenceCompat: o.referenceCompat ?? false, wires: [['fusion']] },
     { id: 'acoustic', z, type: 'cer-acoustic', model: o.acousticModel ? 'amodel' : '', useModel: o.acoustic ?? true, gate: true, referenceCompat: o.referenceCompat ?? false, wires: [['fusion']] },
     { id: 'fusion', z, type: 'cer-fusion', strategy: o.strategy ?? 'dirichlet', preset: o.preset ?? 'paper-av8', models: 'vs,vd', weights: '', modelWeights: '', maxWait: o.maxWait ?? 0, wires: [['rules']] },

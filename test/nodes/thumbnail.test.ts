@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import type { EndPayload, FacePayload } from '../../src/nodes-api/messages';
 import { loadSharp } from '../../src/media/still';
+import { cropImage } from '../../src/vision/image';
 import { DEFAULT_THUMBNAIL_SIZE } from '../../src/vision/thumbnail';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 import { helper, NODES, type FlowNode, type TestMessage } from './helpers';
@@ -61,10 +62,20 @@ async function decodeThumbnail(url: unknown): Promise<Raw> {
   return { data, width: info.width, height: info.height };
 }
 
+/**
+ * The face box's part of the payload's crop (the crop has room around the face for VS; the
+ * thumbnail shows the box, as cropImage(frame, box) cuts it).
+ */
+function faceOf(payload: FacePayload): { width: number; height: number; data: Uint8Array } {
+  assert.ok(payload.crop !== null && payload.cropBox && payload.detection);
+  const [ox, oy] = payload.cropBox;
+  const [x1, y1, x2, y2] = payload.detection.box;
+  return cropImage(payload.crop, [x1 - ox, y1 - oy, x2 - ox, y2 - oy]);
+}
+
 /** The payload's face crop at the thumbnail's size (optionally upside down). */
 async function cropAt(payload: FacePayload, width: number, height: number, upsideDown = false): Promise<Buffer> {
-  const crop = payload.crop;
-  assert.ok(crop !== null);
+  const crop = faceOf(payload);
   const sharp = await loadSharp();
   let p = sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } }).resize(width, height, { fit: 'fill' });
   if (upsideDown) p = p.flip();
@@ -84,8 +95,9 @@ async function assertShowsCrop(msg: TestMessage, size: number): Promise<void> {
   assert.ok(payload.crop !== null && payload.face !== null);
   const thumb = await decodeThumbnail(msg.thumbnail);
   assert.equal(Math.max(thumb.width, thumb.height), size);
-  const aspect = payload.crop.width / payload.crop.height;
-  assert.ok(Math.abs(thumb.width / thumb.height - aspect) < 2 / size + 1e-9, `${thumb.width}x${thumb.height} for a ${payload.crop.width}x${payload.crop.height} crop`);
+  const face = faceOf(payload);
+  const aspect = face.width / face.height;
+  assert.ok(Math.abs(thumb.width / thumb.height - aspect) < 2 / size + 1e-9, `${thumb.width}x${thumb.height} for a ${face.width}x${face.height} crop`);
   const same = meanDifference(thumb.data, await cropAt(payload, thumb.width, thumb.height));
   const flipped = meanDifference(thumb.data, await cropAt(payload, thumb.width, thumb.height, true));
   // The crop scaled down, up to JPEG's and the scalers' differences; far from the crop upside down.

@@ -135,28 +135,36 @@ async function checkPng(file: string, result: AnalyzeResult, perFrame: readonly 
   assert.equal(img.width, layout.width);
   assert.equal(img.height, layout.height);
   assert.equal(layout.frameX.length, perFrame.length);
-  const present = (row: TimelineRow): boolean => perFrame.some((r) => expectedRow(r, row) !== null);
+  // The first group is `perFrame`'s; with several tracks, one group per track follows.
+  const frames = perFrame.map((r) => r.frame);
+  const groups = layout.groups.map((g, i) =>
+    i === 0 ? perFrame : frames.map((frame) => result.results.find((r) => r.frame === frame && r.face?.track === g.track) ?? null),
+  );
   let checked = 0;
-  for (const row of TIMELINE_ROWS) {
-    const { top, height } = layout.rows[row];
-    perFrame.forEach((r, f) => {
-      const [x0, x1] = layout.frameX[f];
-      if (x1 - x0 < 3) return;
-      const x = (x0 + x1) >> 1;
-      const k = expectedRow(r, row);
-      if (!present(row)) {
-        // A model that did not run: hatched grey, no CE colour (sampled above the row's text).
-        const got = pixel(img, x, top + 4);
-        for (const c of CE_COLOURS) assert.notDeepEqual(got, hexRgb(c), `${row} frame ${r.frame}`);
-        assert.ok(Math.max(...got) - Math.min(...got) < 12 && got[0] > 200, `${row} frame ${r.frame}: grey, got ${got}`);
-      } else {
-        const want = hexRgb(k === null ? NO_PREDICTION_COLOUR : CE_COLOURS[k]);
-        assert.deepEqual(pixel(img, x, top + (height >> 1)), want, `${row} frame ${r.frame}`);
-      }
-      checked++;
-    });
+  for (const [g, rowsOfGroup] of groups.entries()) {
+    const present = (row: TimelineRow): boolean => rowsOfGroup.some((r) => r !== null && expectedRow(r, row) !== null);
+    for (const row of TIMELINE_ROWS) {
+      const { top, height } = layout.groups[g].rows[row];
+      rowsOfGroup.forEach((r, f) => {
+        const [x0, x1] = layout.frameX[f];
+        if (x1 - x0 < 3) return;
+        const x = (x0 + x1) >> 1;
+        const k = r === null ? null : expectedRow(r, row);
+        const frame = r?.frame ?? frames[f];
+        if (!present(row)) {
+          // A model that did not run: hatched grey, no CE colour (sampled above the row's text).
+          const got = pixel(img, x, top + 4);
+          for (const c of CE_COLOURS) assert.notDeepEqual(got, hexRgb(c), `${row} frame ${frame}`);
+          assert.ok(Math.max(...got) - Math.min(...got) < 12 && got[0] > 200, `${row} frame ${frame}: grey, got ${got}`);
+        } else {
+          const want = hexRgb(k === null ? NO_PREDICTION_COLOUR : CE_COLOURS[k]);
+          assert.deepEqual(pixel(img, x, top + (height >> 1)), want, `group ${g} ${row} frame ${frame}`);
+        }
+        checked++;
+      });
+    }
   }
-  assert.ok(checked >= 4 * perFrame.length * 0.9, `checked ${checked} pixels`);
+  assert.ok(checked >= 4 * perFrame.length * groups.length * 0.9, `checked ${checked} pixels`);
 }
 
 function canWrite(dir: string): boolean {
@@ -358,6 +366,8 @@ describe('output formats on real analyses', function () {
       const [abaw, png] = writeOutputs(result, out, ['abaw', 'png']);
       checkAbaw(abaw, result, largest.map((r) => COMPOUND_NAMES.indexOf(r.label as string)));
       await checkPng(png, result, largest);
+      // One group of rows for the largest face of each frame, then one per track.
+      assert.deepEqual(timelineLayout(result).groups.map((g) => g.track), [null, 1, 2]);
 
       const small = largest[0].face?.track === 1 ? 2 : 1;
       const other = result.results.filter((r) => r.face?.track === small);

@@ -87,7 +87,7 @@ describe('per-input summary', () => {
       const other = rows[(i + 7) % rows.length];
       const face = r.face as NonNullable<FrameResult['face']>;
       const [x1, y1] = face.box;
-      doubled.push({ ...other, frame: r.frame, t: r.t, face: { box: [x1, y1, x1 + 2, y1 + 2], score: face.score, track: 99 } }, r);
+      doubled.push({ ...other, frame: r.frame, t: r.t, face: { box: [x1, y1, x1 + 2, y1 + 2], score: face.score, track: 99, detector: face.detector } }, r);
     });
     assert.deepEqual(summarizeResults(doubled), summarizeResults(rows));
     // And a frame with only the other face counts that face.

@@ -111,6 +111,21 @@ describe('vision/tracker', () => {
       assert.deepEqual(ids(t.update(dets([0, 0, 5, 5]))), [1]);
     });
 
+    it('maxMissedFrames (not the reference\'s): a track lives through a gap that long, then ends', () => {
+      assert.equal(new IouTracker().maxMissedFrames, 0, 'the reference: a miss ends a track');
+      const t = new IouTracker({ maxMissedFrames: 2 });
+      assert.deepEqual(ids(t.update(dets(bar(0, 10)), 0)), [1]);
+      assert.deepEqual(ids(t.update([], 1)), []);
+      assert.deepEqual(t.tracks().map((x) => x.id), [1], 'in its gap, still live');
+      assert.deepEqual(ids(t.update([], 2)), []);
+      assert.deepEqual(ids(t.update(dets(bar(1, 11)), 3)), [1], 'two frames missed: the same track');
+      assert.deepEqual({ first: t.info(1)?.firstFrame, last: t.info(1)?.lastFrame, seen: t.info(1)?.framesSeen }, { first: 0, last: 3, seen: 2 });
+      for (const f of [4, 5, 6]) t.update([], f);
+      assert.equal(t.info(1), undefined, 'three frames missed: ended');
+      assert.deepEqual(ids(t.update(dets(bar(1, 11)), 7)), [2]);
+      assert.throws(() => new IouTracker({ maxMissedFrames: 1.5 }), /maxMissedFrames/);
+    });
+
     it('leaves out empty boxes and boxes below the minimum face size', () => {
       const t = new IouTracker({ minFaceSize: 5 });
       // Areas: 0 (empty), 16 (< 5² = 25), 25 → only the last one is tracked.

@@ -11,9 +11,11 @@ import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
 import { probeMedia } from '../../media/probe';
 import type { AnalysisSummary } from '../../pipeline/summary';
 import type { MediaInfo } from '../../media/types';
-import { BLAZEFACE_VARIANTS, BlazeFaceVariant } from '../../vision/blazeface';
-import { parseTargetPolicy } from '../../vision/target';
+import { DEFAULT_DETECTOR, DETECTOR_CHOICES, isDetectorChoice } from '../../vision/auto-detector';
+import { parseMinTargetScore, parseTargetPolicy } from '../../vision/target';
 import { fusionOption } from './fuse';
+import { MAX_CROP_MARGIN } from '../../models/manifest';
+import type { VSCropOptions } from '../../stages/vs';
 
 export interface AnalyzeCommandOptions {
   out?: string;
@@ -22,6 +24,7 @@ export interface AnalyzeCommandOptions {
   rule?: string;
   models?: string;
   target?: string;
+  minTargetScore?: string;
   detector?: string;
   wholeFrameFace?: boolean;
   referenceCompat?: boolean;
@@ -30,11 +33,30 @@ export interface AnalyzeCommandOptions {
   allowLive?: boolean;
   mouthEvery?: string;
   vsBatch?: string;
+  vsAlign?: boolean;
+  vsFlip?: boolean;
+  vsMargin?: string;
   vad?: boolean;
   mouthCue?: boolean;
   acoustic?: boolean;
   skipExisting?: boolean;
   quiet?: boolean;
+}
+
+/** The VS crop options `--vs-align`, `--vs-flip` and `--vs-margin` ask for (absent ones: the defaults). */
+export function vsCropOption(options: Pick<AnalyzeCommandOptions, 'vsAlign' | 'vsFlip' | 'vsMargin'>): VSCropOptions {
+  let margin: number | undefined;
+  if (options.vsMargin !== undefined) {
+    margin = Number(options.vsMargin);
+    if (options.vsMargin.trim() === '' || !Number.isFinite(margin) || margin < 0 || margin > MAX_CROP_MARGIN) {
+      throw new InputError(`--vs-margin: expected a fraction from 0 to ${MAX_CROP_MARGIN} (0.1: a tenth of the face box on each side), got "${options.vsMargin}"`);
+    }
+  }
+  return {
+    ...(options.vsAlign === true ? { align: true } : {}),
+    ...(options.vsFlip === true ? { flip: true } : {}),
+    ...(margin !== undefined ? { margin } : {}),
+  };
 }
 
 function progressBar(name: string): (p: AnalyzeProgress) => void {
@@ -71,9 +93,9 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   } catch (err) {
     throw new InputError(`--out: cannot make the folder ${outDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  const detector = options.detector ?? 'front-128';
-  if (!(BLAZEFACE_VARIANTS as readonly string[]).includes(detector)) {
-    throw new InputError(`--detector: expected ${BLAZEFACE_VARIANTS.join(' or ')}, got "${detector}"`);
+  const detector = options.detector ?? DEFAULT_DETECTOR;
+  if (!isDetectorChoice(detector)) {
+    throw new InputError(`--detector: expected ${DETECTOR_CHOICES.join(', ')}, got "${detector}"`);
   }
   let mouthEvery: number | undefined;
   if (options.mouthEvery !== undefined) {
@@ -95,6 +117,14 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     target = parseTargetPolicy(options.target ?? 'largest');
   } catch (err) {
     throw new InputError(`--target: ${oneLine(err)}`);
+  }
+  let minTargetScore: number | undefined;
+  if (options.minTargetScore !== undefined) {
+    try {
+      minTargetScore = parseMinTargetScore(options.minTargetScore);
+    } catch (err) {
+      throw new InputError(`--min-target-score: ${oneLine(err)}`);
+    }
   }
   const fusion: FusionSpec | undefined = options.fusion !== undefined ? fusionOption(options.fusion) : undefined;
   const quiet = options.quiet === true;
@@ -137,14 +167,16 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   let nextProbe: Promise<MediaInfo> | undefined;
   const pipeline = await Pipeline.load({
     models: options.models ?? 'default',
-    detector: detector as BlazeFaceVariant,
+    detector,
     fusion,
     rule: options.rule !== undefined ? parseRule(options.rule, '--rule') : 'none',
     target,
+    minTargetScore,
     wholeFrameFace: options.wholeFrameFace === true,
     referenceCompat: options.referenceCompat === true,
     mouthCueEvery: mouthEvery,
     vsBatch,
+    vsCrop: vsCropOption(options),
     vad: options.vad !== false,
     acoustic: options.acoustic !== false,
     mouthCue: options.mouthCue !== false,
