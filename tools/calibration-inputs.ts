@@ -43,7 +43,8 @@ export async function faceInputs(manifest: LoadedManifest, media: readonly strin
         const faces = await detector.detect(frame);
         if (faces.length === 0) continue;
         const largest = faces.reduce((a, b) => ((b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) > (a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) ? b : a));
-        inputs.push({ data: Float32Array.from(prepare.prepare(frame, largest.box)), shape: prepare.shape });
+        // The crop the pipeline feeds by default (no flip: one tensor).
+        inputs.push({ data: Float32Array.from(prepare.prepare(frame, largest.box, { keypoints: largest.keypoints })[0]), shape: prepare.shape });
         found++;
       }
       if (found === 0) throw new Error(`${file}: no face found for calibration`);

@@ -38,7 +38,7 @@ describe('the paper pipeline through cer analyze --models DIR (random weights)',
     }
     const r = cer(['analyze', RAVDESS_CLIP, '--models', models, '--out', dir, '--no-mouth-cue']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /models: faces blazeface-front-128 \(cpu\), VS \S+ \(cpu\), VD \S+ \(cpu\), A a-w2v2-\S+;/);
+    assert.match(r.stderr, /models: faces auto \(blazeface-front-128, blazeface-back-256, blazeface-full-192\) \(cpu\), VS \S+ \(cpu\), VD \S+ \(cpu\), A a-w2v2-\S+;/);
     analysis = JSON.parse(fs.readFileSync(path.join(dir, '01-01-01-01-01-01-01.json'), 'utf8'));
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));

@@ -166,7 +166,7 @@ describe('tools/export parity (PyTorch vs onnxruntime-node)', function () {
         if (frame.index % 10 !== 0) continue;
         const [face] = await detector.detect(frame);
         assert.ok(face, `a face in frame ${frame.index}`);
-        const input = { data: Float32Array.from(prepare.prepare(frame, face.box)), shape: prepare.shape };
+        const input = { data: Float32Array.from(prepare.prepare(frame, face.box, { keypoints: face.keypoints })[0]), shape: prepare.shape };
         const [a, b] = [await s32.run({ input }), await s8.run({ input })];
         for (const name of ['logits', 'features']) {
           const diff = maxAbsDiff(b[name].data, a[name].data);
