@@ -102,6 +102,9 @@ const LABEL_SYNONYMS: Readonly<Record<string, BasicEmotion | typeof OTHER_LABEL>
   su: 'Surprise',
   other: 'Other',
   ot: 'Other',
+  // EMO-DB's seventh class, outside the basic emotions: the bundled acoustic model's Other.
+  boredom: 'Other',
+  bored: 'Other',
 };
 
 /** The canonical name of a model's label, or undefined when it is not an emotion we know. */

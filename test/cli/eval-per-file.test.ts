@@ -114,6 +114,15 @@ describe('cer eval --per-file', () => {
     assert.deepEqual(report.confusion, want.confusion);
   });
 
+  it('leaves out a file labelled Other or Boredom (EMO-DB\'s class outside the basic emotions)', () => {
+    const truth = write('boredom.csv', 'astronaut,Happiness\n01-01-01-01-01-01-01,boredom\ngrace_hopper,Other\n');
+    const r = cer(['eval', '--per-file', '--pred', results, '--truth', truth]);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as PerFileReport;
+    assert.equal(report.frames, 1);
+    assert.deepEqual(report.files.map((f) => f.truth), ['Happiness']);
+  });
+
   it('refuses files on one side only, unless --intersection', () => {
     const missing = write('missing.csv', 'astronaut,Happiness\nnot-analysed.wav,Neutral\n01-01-01-01-01-01-01,Neutral\ngrace_hopper,Neutral\n');
     let r = cer(['eval', '--per-file', '--pred', results, '--truth', missing]);
