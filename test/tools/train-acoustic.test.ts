@@ -78,6 +78,9 @@ describe('tools/train-acoustic: trains, judges per speaker and exports a model t
     assert.deepEqual(manifest.labels, [...BASIC_EMOTIONS, OTHER_LABEL]);
     assert.match(manifest.source ?? '', /Burkhardt/);
     assert.ok(onnx.byteLength <= 5e6, `${onnx.byteLength} bytes`);
+    // The report names the files relative to --out: it travels with the model.
+    const report = JSON.parse(fs.readFileSync(path.join(out, `${ID}.training`, 'report.json'), 'utf8')) as { final: { model: string; manifest: string } };
+    assert.deepEqual([report.final.model, report.final.manifest], [`${ID}.onnx`, `${ID}.json`]);
     // Only the model and its manifest in --out (cer reads every .json there as a manifest).
     assert.deepEqual(fs.readdirSync(out).sort(), [`${ID}.json`, `${ID}.onnx`, `${ID}.training`]);
   });

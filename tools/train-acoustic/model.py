@@ -23,24 +23,27 @@ SURPRISE = LABELS.index("Surprise")
 TRAINED: List[str] = [label for label in LABELS if label != "Surprise"]
 
 # Front end
-WIN = 400  # 25 ms Hann window
+# Defaults (train.py --stft-window, --mels): a 50 ms window resolves the harmonics of most voices
+# (bins 20 Hz apart), 128 bands keep them apart below 1 kHz (about 23 Hz apart there). The earlier
+# 25 ms / 64-band front end is --stft-window 400 --mels 64.
+WIN = 800  # 50 ms Hann window
 HOP = 256  # 16 ms
 N_BINS = WIN // 2 + 1
-N_MELS = 64
+N_MELS = 128
 F_MIN, F_MAX = 50.0, 8000.0
 LOG_EPS = 1e-6
 # A frame is valid (holds audio) when its energy exceeds this: the stage's padding is exactly 0
 # after normalisation (about 1e-16 after the in-graph repeat), as is digital silence.
 VALID_ENERGY = 1e-6
-N_FRAMES = (WINDOW_SAMPLES - WIN) // HOP + 1  # 249
+N_FRAMES = (WINDOW_SAMPLES - WIN) // HOP + 1  # 247 (249 with a 400-sample window)
 
 
-def frames_for_samples(samples: int) -> int:
-    return (samples - WIN) // HOP + 1
+def frames_for_samples(samples: int, win: int = WIN) -> int:
+    return (samples - win) // HOP + 1
 
 
-def samples_for_frames(frames: int) -> int:
-    return (frames - 1) * HOP + WIN
+def samples_for_frames(frames: int, win: int = WIN) -> int:
+    return (frames - 1) * HOP + win
 
 
 class LogMel(nn.Module):
@@ -55,18 +58,19 @@ class LogMel(nn.Module):
     padding) while normalising over the full window length, which gives the same frames.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, n_mels: int = N_MELS, win: int = WIN) -> None:
         super().__init__()
         import torchaudio
 
-        n = torch.arange(WIN, dtype=torch.float64)
-        window = 0.5 - 0.5 * torch.cos(2 * math.pi * n / WIN)  # periodic Hann
-        k = torch.arange(N_BINS, dtype=torch.float64)
-        angle = 2 * math.pi * k[:, None] * n[None, :] / WIN
+        self.n_mels, self.win, self.n_bins = n_mels, win, win // 2 + 1
+        n = torch.arange(win, dtype=torch.float64)
+        window = 0.5 - 0.5 * torch.cos(2 * math.pi * n / win)  # periodic Hann
+        k = torch.arange(self.n_bins, dtype=torch.float64)
+        angle = 2 * math.pi * k[:, None] * n[None, :] / win
         kernel = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window], 0)
-        self.register_buffer("dft", kernel.float().unsqueeze(1))  # [2*N_BINS, 1, WIN]
-        fb = torchaudio.functional.melscale_fbanks(N_BINS, F_MIN, F_MAX, N_MELS, SAMPLE_RATE, norm="slaney", mel_scale="slaney")
-        self.register_buffer("mel", fb.float())  # [N_BINS, N_MELS]
+        self.register_buffer("dft", kernel.float().unsqueeze(1))  # [2*n_bins, 1, win]
+        fb = torchaudio.functional.melscale_fbanks(self.n_bins, F_MIN, F_MAX, n_mels, SAMPLE_RATE, norm="slaney", mel_scale="slaney")
+        self.register_buffer("mel", fb.float())  # [n_bins, n_mels]
 
     def forward(self, x: torch.Tensor, norm_length: int = WINDOW_SAMPLES) -> Tuple[torch.Tensor, torch.Tensor]:
         # Normalisation over the padded window: samples past x's end are zeros (padding).
@@ -78,23 +82,36 @@ class LogMel(nn.Module):
             var = ((centred * centred).sum(dim=1, keepdim=True) + (norm_length - x.shape[1]) * mean * mean) / norm_length
         x = centred / torch.sqrt(var + NORMALISE_EPSILON)
         spec = F.conv1d(x.unsqueeze(1), self.dft, stride=HOP)  # [B, 2*N_BINS, frames]
-        re, im = spec[:, :N_BINS], spec[:, N_BINS:]
+        re, im = spec[:, : self.n_bins], spec[:, self.n_bins :]
         power = re * re + im * im
         mask = (power.sum(dim=1, keepdim=True) > VALID_ENERGY).float()  # [B, 1, frames]
         logmel = torch.log(torch.matmul(power.transpose(1, 2), self.mel) + LOG_EPS).transpose(1, 2)  # [B, mels, frames]
-        count = mask.sum(dim=2, keepdim=True).clamp(min=1.0) * N_MELS
+        count = mask.sum(dim=2, keepdim=True).clamp(min=1.0) * self.n_mels
         level = (logmel * mask).sum(dim=(1, 2), keepdim=True) / count
         feats = (logmel - level) * mask
         return feats.unsqueeze(1), mask
 
 
-def masked_pool(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """h [B, C, T], mask [B, 1, T] -> [B, 2C]: mean and max over the valid frames."""
+POOLS = ("meanmax", "meanstd", "meanstdmax")
+
+
+def pool_width(pool: str) -> int:
+    return len(pool.replace("mean", "a").replace("std", "b").replace("max", "c"))
+
+
+def masked_pool(h: torch.Tensor, mask: torch.Tensor, pool: str = "meanmax") -> torch.Tensor:
+    """h [B, C, T], mask [B, 1, T] -> [B, kC]: mean and max (meanmax), mean and standard deviation
+    (meanstd) or all three (meanstdmax) over the valid frames."""
     count = mask.sum(dim=2).clamp(min=1.0)
     mean = (h * mask).sum(dim=2) / count
-    peak = (h * mask + (mask - 1.0) * 1e4).max(dim=2).values
-    peak = peak * (mask.max(dim=2).values)  # no valid frame: 0 instead of -1e4
-    return torch.cat([mean, peak], 1)
+    out = [mean]
+    if "std" in pool:
+        d = (h - mean.unsqueeze(2)) * mask
+        out.append(torch.sqrt((d * d).sum(dim=2) / count + 1e-5))
+    if "max" in pool:
+        peak = (h * mask + (mask - 1.0) * 1e4).max(dim=2).values
+        out.append(peak * (mask.max(dim=2).values))  # no valid frame: 0 instead of -1e4
+    return torch.cat(out, 1)
 
 
 def band_mean_normalise(feats: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -111,9 +128,9 @@ class ConvNet2d(nn.Module):
     masked mean+max over time, dropout, linear. Activations are re-masked after every block, so
     padding frames are exactly zero at every layer (a cropped input gives the same output)."""
 
-    def __init__(self, channels: List[int], n_out: int, dropout: float, cmn: bool = False) -> None:
+    def __init__(self, channels: List[int], n_out: int, dropout: float, cmn: bool = False, n_mels: int = N_MELS, pool: str = "meanmax") -> None:
         super().__init__()
-        self.cmn = cmn
+        self.cmn, self.pool = cmn, pool
         blocks = []
         c_in = 1
         for c in channels:
@@ -121,7 +138,7 @@ class ConvNet2d(nn.Module):
             c_in = c
         self.blocks = nn.ModuleList(blocks)
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * c_in, n_out)
+        self.head = nn.Linear(pool_width(pool) * c_in, n_out)
 
     def forward(self, feats: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = band_mean_normalise(feats, mask) if self.cmn else feats
@@ -132,25 +149,25 @@ class ConvNet2d(nn.Module):
                 h = F.max_pool2d(h, 2)
                 m = F.max_pool2d(m, (1, 2))
         h = h.mean(dim=2)  # over frequency: [B, C, T]
-        return self.head(self.drop(masked_pool(h, m.squeeze(2))))
+        return self.head(self.drop(masked_pool(h, m.squeeze(2), self.pool)))
 
 
 class ConvNet1d(nn.Module):
     """Mel bands as channels: Conv1d blocks (BN, ReLU, max-pool 2 after all but the last), masked
     mean+max over time, dropout, linear; re-masked after every block."""
 
-    def __init__(self, channels: List[int], n_out: int, dropout: float, cmn: bool = False) -> None:
+    def __init__(self, channels: List[int], n_out: int, dropout: float, cmn: bool = False, n_mels: int = N_MELS, pool: str = "meanmax") -> None:
         super().__init__()
-        self.cmn = cmn
+        self.cmn, self.pool = cmn, pool
         blocks = []
-        c_in = N_MELS
+        c_in = n_mels
         for i, c in enumerate(channels):
             k = 5 if i < 2 else 3
             blocks.append(nn.Sequential(nn.Conv1d(c_in, c, k, padding=k // 2, bias=False), nn.BatchNorm1d(c), nn.ReLU()))
             c_in = c
         self.blocks = nn.ModuleList(blocks)
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * c_in, n_out)
+        self.head = nn.Linear(pool_width(pool) * c_in, n_out)
 
     def forward(self, feats: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = (band_mean_normalise(feats, mask) if self.cmn else feats).squeeze(1)
@@ -160,15 +177,29 @@ class ConvNet1d(nn.Module):
             if i < len(self.blocks) - 1:
                 h = F.max_pool1d(h, 2)
                 m = F.max_pool1d(m, 2)
-        return self.head(self.drop(masked_pool(h, m)))
+        return self.head(self.drop(masked_pool(h, m, self.pool)))
 
 
-def make_net(arch: str, channels: List[int], dropout: float, cmn: bool = False) -> nn.Module:
+def make_net(arch: str, channels: List[int], dropout: float, cmn: bool = False, n_mels: int = N_MELS, pool: str = "meanmax") -> nn.Module:
     if arch == "cnn2d":
-        return ConvNet2d(channels, len(TRAINED), dropout, cmn)
+        return ConvNet2d(channels, len(TRAINED), dropout, cmn, n_mels, pool)
     if arch == "cnn1d":
-        return ConvNet1d(channels, len(TRAINED), dropout, cmn)
+        return ConvNet1d(channels, len(TRAINED), dropout, cmn, n_mels, pool)
     raise ValueError(f"unknown arch {arch}")
+
+
+class Ensemble(nn.Module):
+    """The mean of the logits of several nets (trained with different seeds) on the same features."""
+
+    def __init__(self, nets: List[nn.Module]) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, feats: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out = self.nets[0](feats, mask)
+        for net in self.nets[1:]:
+            out = out + net(feats, mask)
+        return out / len(self.nets)
 
 
 class AcousticModel(nn.Module):
@@ -177,9 +208,9 @@ class AcousticModel(nn.Module):
     exactly `surprise_prob` among the 7 canonical classes (Other dropped, softmax: what the
     acoustic stage does), whatever the audio."""
 
-    def __init__(self, net: nn.Module, surprise_prob: float) -> None:
+    def __init__(self, net: nn.Module, surprise_prob: float, n_mels: int = N_MELS, win: int = WIN) -> None:
         super().__init__()
-        self.frontend = LogMel()
+        self.frontend = LogMel(n_mels, win)
         self.net = net
         self.surprise_offset = math.log(surprise_prob / (1.0 - surprise_prob))
 

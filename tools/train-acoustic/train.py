@@ -50,6 +50,7 @@ CORPUS_CREDIT = (
     '"A Database of German Emotional Speech", Interspeech 2005; CC0 1.0 as published by audEERING (audb database emodb)'
 )
 STEP_SAMPLES = 8000
+POOL_TEXT = {"meanmax": "mean+max", "meanstd": "mean+standard deviation", "meanstdmax": "mean+standard deviation+max"}
 
 
 class TrainError(Exception):
@@ -194,11 +195,11 @@ class Features:
     audio), computed once by the model's own front end and kept as float16. Only the first
     `frames` frames are kept: the rest of every window is padding (masked, exactly zero)."""
 
-    def __init__(self, items, copies: int, seed: int, threads: int) -> None:
+    def __init__(self, items, copies: int, seed: int, threads: int, n_mels: int, win: int) -> None:
         import numpy as np
         import torch
 
-        from model import N_FRAMES, LogMel, WINDOW_SAMPLES, frames_for_samples, samples_for_frames
+        from model import LogMel, WINDOW_SAMPLES, frames_for_samples, samples_for_frames
 
         rng = np.random.default_rng(seed)
         variants = []  # (utterance, copy, audio)
@@ -207,9 +208,10 @@ class Features:
             for c in range(1, copies + 1):
                 variants.append((u, c, augment(item["audio"], rng)))
         longest = max(min(len(a), WINDOW_SAMPLES) for _, _, a in variants)
-        frames = min(N_FRAMES, -(-frames_for_samples(max(longest, 400)) // 8) * 8 + 8)
-        crop = min(WINDOW_SAMPLES, samples_for_frames(frames)) if frames < N_FRAMES else WINDOW_SAMPLES
-        self.frames = frames if frames < N_FRAMES else N_FRAMES
+        n_frames = frames_for_samples(WINDOW_SAMPLES, win)
+        frames = min(n_frames, -(-frames_for_samples(max(longest, win), win) // 8) * 8 + 8)
+        crop = min(WINDOW_SAMPLES, samples_for_frames(frames, win)) if frames < n_frames else WINDOW_SAMPLES
+        self.frames = frames if frames < n_frames else n_frames
         utt, copy, index, windows = [], [], [], []
         for u, c, audio in variants:
             for k, (start, length) in enumerate(stage_windows(audio)):
@@ -221,9 +223,9 @@ class Features:
         self.copy = np.array(copy)
         self.index = np.array(index)
         n = len(windows)
-        self.feats = torch.empty((n, 1, 64, self.frames), dtype=torch.float16)
+        self.feats = torch.empty((n, 1, n_mels, self.frames), dtype=torch.float16)
         self.mask = torch.empty((n, 1, self.frames), dtype=torch.float32)
-        front = LogMel().eval()
+        front = LogMel(n_mels, win).eval()
         batch = 256
         with torch.no_grad():
             for b in range(0, n, batch):
@@ -237,15 +239,15 @@ class Features:
         self.clean: Dict[int, np.ndarray] = {u: np.nonzero((self.utt == u) & (self.copy == 0))[0] for u in range(len(items))}
 
 
-def spec_augment(feats, mask, gen):
-    """Two frequency masks (up to 8 bands) and two time masks (up to 10 frames) per example, in place."""
+def spec_augment(feats, mask, gen, freq_mask: int = 8):
+    """Two frequency masks (up to freq_mask bands) and two time masks (up to 10 frames) per example, in place."""
     import torch
 
     b, _, bands, frames = feats.shape
     valid = mask[:, 0, :].sum(1)
     for i in range(b):
         for _ in range(2):
-            w = int(torch.randint(0, 9, (1,), generator=gen))
+            w = int(torch.randint(0, freq_mask + 1, (1,), generator=gen))
             f0 = int(torch.randint(0, bands - w + 1, (1,), generator=gen))
             feats[i, :, f0 : f0 + w, :] = 0
             n = max(1, int(valid[i]))
@@ -299,7 +301,8 @@ def train_net(args, feats: Features, items, train_utts: List[int], seed: int, ta
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = make_net(args.arch, args.channels, args.dropout, args.cmn)
+    net = make_net(args.arch, args.channels, args.dropout, args.cmn, args.mels, args.pool)
+    mix_rng = np.random.default_rng(seed + 55)  # its own stream: the default (no mixup) draws stay as they were
     targets_all = np.array([items[u]["target"] for u in range(len(items))])
     counts = np.bincount(targets_all[train_utts], minlength=len(TRAINED)).astype(np.float64)
     weight = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / (counts > 0).sum(), 0.0)
@@ -332,7 +335,15 @@ def train_net(args, feats: Features, items, train_utts: List[int], seed: int, ta
             x = feats.feats[idx_t].float()
             m = feats.mask[idx_t]
             if args.specaug:
-                x = spec_augment(x, m, gen)
+                x = spec_augment(x, m, gen, args.freq_mask or max(1, args.mels // 8))
+            mix = None
+            if args.mixup > 0 and not args.utterance_loss:
+                # mixup of the log-mel windows (zero where masked: the union of the masks holds both)
+                lam = float(mix_rng.beta(args.mixup, args.mixup))
+                perm = torch.from_numpy(mix_rng.permutation(len(idx)))
+                x = lam * x + (1.0 - lam) * x[perm]
+                m = torch.maximum(m, m[perm])
+                mix = (lam, perm)
             logits = net(x, m)
             if args.utterance_loss:
                 sizes = torch.tensor([len(g) for g in batch_groups], dtype=torch.float32)
@@ -341,6 +352,8 @@ def train_net(args, feats: Features, items, train_utts: List[int], seed: int, ta
             else:
                 y = torch.from_numpy(targets_all[feats.utt[idx]])
             loss = F.cross_entropy(logits, y, weight=weight_t, label_smoothing=args.label_smoothing)
+            if mix is not None:
+                loss = mix[0] * loss + (1.0 - mix[0]) * F.cross_entropy(logits, y[mix[1]], weight=weight_t, label_smoothing=args.label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -352,6 +365,18 @@ def train_net(args, feats: Features, items, train_utts: List[int], seed: int, ta
             log(f"  [{tag}] epoch {epoch + 1}/{args.epochs}: loss {loss_sum / max(1, total):.3f}, train acc {correct / max(1, total):.3f}, {time.time() - started:.0f} s")
     net.eval()
     return net, time.time() - started
+
+
+def train_ensemble(args, feats: Features, items, train_utts: List[int], seed: int, tag: str):
+    """--ensemble K nets (member j seeded seed + 7919 j); one net as it is, several in an Ensemble."""
+    from model import Ensemble
+
+    nets, seconds = [], 0.0
+    for j in range(args.ensemble_offset, args.ensemble_offset + args.ensemble):
+        net, s = train_net(args, feats, items, train_utts, seed + 7919 * j, tag if args.ensemble == 1 else f"{tag} #{j}")
+        nets.append(net)
+        seconds += s
+    return (nets[0] if len(nets) == 1 else Ensemble(nets).eval()), seconds
 
 
 def utterance_logits(net, feats: Features, utts: List[int]):
@@ -395,12 +420,15 @@ def run_loso(args, feats: Features, items) -> Dict[str, object]:
         raise TrainError("leave-one-speaker-out needs at least two speakers")
     folds = []
     all_true, all_pred = [], []
+    utt_logits: Dict[str, List[float]] = {}
     started = time.time()
     for k, spk in enumerate(speakers):
         test = [u for u, i in enumerate(items) if i["speaker"] == spk]
         train = [u for u, i in enumerate(items) if i["speaker"] != spk]
-        net, seconds = train_net(args, feats, items, train, args.seed + 1000 * (k + 1), f"fold {spk}")
+        net, seconds = train_ensemble(args, feats, items, train, args.seed + 1000 * (k + 1), f"fold {spk}")
         logits = utterance_logits(net, feats, test)
+        for u, row in zip(test, logits):
+            utt_logits[str(items[u]["file"])] = [round(float(v), 5) for v in row]
         y_true = [int(items[u]["target"]) for u in test]
         y_pred = [int(p) for p in logits.argmax(1)]
         m = metrics(y_true, y_pred, len(TRAINED))
@@ -413,7 +441,7 @@ def run_loso(args, feats: Features, items) -> Dict[str, object]:
     mean_uar = float(np.mean([f["uar"] for f in folds]))
     mean_acc = float(np.mean([f["accuracy"] for f in folds]))
     log(f"LOSO pooled: UAR {pooled['uar']:.3f}, accuracy {pooled['accuracy']:.3f}; mean over folds: UAR {mean_uar:.3f}, accuracy {mean_acc:.3f} ({time.time() - started:.0f} s)")
-    return {"classes": TRAINED, "folds": folds, "pooled": pooled, "meanFoldUar": mean_uar, "meanFoldAccuracy": mean_acc, "seconds": round(time.time() - started, 1)}
+    return {"classes": TRAINED, "folds": folds, "pooled": pooled, "meanFoldUar": mean_uar, "meanFoldAccuracy": mean_acc, "seconds": round(time.time() - started, 1), "utteranceLogits": utt_logits}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -504,7 +532,9 @@ def check_with_node(onnx_path: str, folder: str, repeats: int) -> Dict[str, obje
 def manifest_for(args, model_id: str, onnx_name: str, sha: str, n_params: int, train_info: Dict[str, object], loso: Optional[Dict[str, object]]) -> Dict[str, object]:
     import torch
 
-    from model import F_MAX, F_MIN, HOP, LABELS, N_MELS, WIN
+    from model import F_MAX, F_MIN, HOP, LABELS
+
+    N_MELS, WIN = args.mels, args.stft_window
 
     loso_text = ""
     if loso is not None:
@@ -516,8 +546,9 @@ def manifest_for(args, model_id: str, onnx_name: str, sha: str, n_params: int, t
         f"window, as the acoustic stage does), log-mel front end ({N_MELS} bands {F_MIN:g}-{F_MAX:g} Hz, {WIN / 16:g} ms Hann window, "
         f"{HOP / 16:g} ms hop; STFT as a convolution with fixed DFT kernels), padding frames masked, "
         + ("each band's mean over the valid frames subtracted, " if args.cmn else "")
+        + (f"an ensemble of {args.ensemble} " if args.ensemble > 1 else "")
         + f"{arch} {args.channels} with masked "
-        f"mean+max pooling over time, linear to 7 classes; {n_params} parameters. Input: a 4 s window at 16 kHz, mono. Output: logits in "
+        f"{POOL_TEXT[args.pool]} pooling over time, linear to 7 classes" + (" (their logits averaged)" if args.ensemble > 1 else "") + f"; {n_params} parameters. Input: a 4 s window at 16 kHz, mono. Output: logits in "
         "the paper's 8-class order (canonical + Other; Other is EMO-DB's boredom). EMO-DB has no Surprise: its logit is set so that "
         f"Surprise gets probability {args.surprise_prob:g} among the 7 canonical classes for any one window, whatever the audio (a little more "
         "for a frame whose windows' logits the stage averages): no information, never a vote for it."
@@ -565,6 +596,7 @@ def config_dict(args) -> Dict[str, object]:
         "arch": args.arch, "channels": args.channels, "dropout": args.dropout, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
         "weightDecay": args.weight_decay, "labelSmoothing": args.label_smoothing, "copies": args.copies, "windowsPerUtterance": args.windows_per_utt,
         "specAugment": args.specaug, "cleanFraction": args.clean_fraction, "utteranceLoss": args.utterance_loss, "cmn": args.cmn, "seed": args.seed, "subset": args.subset,
+        "melBands": args.mels, "stftWindow": args.stft_window, "pool": args.pool, "freqMask": args.freq_mask or max(1, args.mels // 8), "mixup": args.mixup, "ensemble": args.ensemble,
     }
 
 
@@ -640,6 +672,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--utterance-loss", action="store_true", help="train on whole variants (all windows of an utterance copy), loss on the mean of their logits; --windows-per-utt is then variants per utterance and epoch, --batch/4 variants per step")
     p.add_argument("--cmn", action="store_true", help="subtract each mel band's mean over the window's valid frames (in the graph)")
     p.add_argument("--no-specaug", dest="specaug", action="store_false")
+    p.add_argument("--freq-mask", type=int, default=0, metavar="N", help="SpecAugment frequency masks up to N bands wide (0: an eighth of the bands)")
+    p.add_argument("--mels", type=int, default=128, help="mel bands of the front end (128; 64 before)")
+    p.add_argument("--stft-window", type=int, default=800, help="STFT (Hann) window in samples at 16 kHz (800: 50 ms; 400 before); the hop stays 256")
+    p.add_argument("--pool", choices=["meanmax", "meanstd", "meanstdmax"], default="meanmax", help="statistics pooled over time")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="mixup of training windows with Beta(ALPHA, ALPHA) weights (0: off)")
+    p.add_argument("--ensemble", type=int, default=1, metavar="K", help="K nets trained with different seeds, their logits averaged in the one graph")
+    p.add_argument("--ensemble-offset", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--surprise-prob", type=float, default=0.02, help="Surprise's fixed probability among the 7 canonical classes")
     p.add_argument("--cache", help="folder to keep the computed features in (reused by runs with the same data, seed, copies and subset)")
     p.add_argument("--opset", type=int, default=17)
@@ -652,6 +691,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error("--surprise-prob must be between 0 and 1")
     if args.epochs < 1 or args.batch < 2 or args.copies < 0:
         p.error("--epochs >= 1, --batch >= 2, --copies >= 0")
+    if args.ensemble < 1 or args.mels < 8 or not 64 <= args.stft_window <= 2048:
+        p.error("--ensemble >= 1, --mels >= 8, --stft-window 64-2048")
     if args.no_final and not args.loso:
         p.error("--no-final goes with --loso")
     return args
@@ -691,7 +732,8 @@ def run(args) -> Dict[str, object]:
     speakers = sorted({str(i["speaker"]) for i in items})
     log(f"corpus: {len(items)} utterances, {len(speakers)} speakers; computing features of {args.copies} augmented copies + the clean audio …")
     feats = None
-    cache = os.path.join(args.cache, f"features-s{args.seed}-c{args.copies}-n{len(items)}-sub{args.subset}.pt") if args.cache else None
+    front_tag = "" if (args.mels, args.stft_window) == (64, 400) else f"-m{args.mels}-w{args.stft_window}"
+    cache = os.path.join(args.cache, f"features-s{args.seed}-c{args.copies}-n{len(items)}-sub{args.subset}{front_tag}.pt") if args.cache else None
     if cache and os.path.isfile(cache):
         feats = Features.__new__(Features)
         state = torch.load(cache)
@@ -700,12 +742,12 @@ def run(args) -> Dict[str, object]:
         feats.__dict__.update(state)
         log(f"features from the cache {cache}")
     if feats is None:
-        feats = Features(items, args.copies, args.seed, args.threads)
+        feats = Features(items, args.copies, args.seed, args.threads, args.mels, args.stft_window)
         if cache:
             os.makedirs(args.cache, exist_ok=True)
             torch.save(dict(vars(feats)), cache + f".partial-{os.getpid()}")
             os.replace(cache + f".partial-{os.getpid()}", cache)
-    log(f"features: {len(feats.utt)} windows x 64 bands x {feats.frames} frames ({time.time() - started:.0f} s)")
+    log(f"features: {len(feats.utt)} windows x {args.mels} bands x {feats.frames} frames ({time.time() - started:.0f} s)")
     summary: Dict[str, object] = {"id": args.id, "config": config_dict(args)}
     loso = None
     if args.loso:
@@ -717,8 +759,8 @@ def run(args) -> Dict[str, object]:
     if not args.no_final:
         log(f"final model: all {len(items)} utterances …")
         all_utts = list(range(len(items)))
-        net, seconds = train_net(args, feats, items, all_utts, args.seed, "final")
-        full = AcousticModel(net, args.surprise_prob).eval()
+        net, seconds = train_ensemble(args, feats, items, all_utts, args.seed, "final")
+        full = AcousticModel(net, args.surprise_prob, args.mels, args.stft_window).eval()
         n_params = sum(p.numel() for p in net.parameters())
         # The full graph (raw 4 s windows in) must agree with the cropped-feature path used in training.
         with torch.no_grad():
@@ -748,8 +790,12 @@ def run(args) -> Dict[str, object]:
         log(f"final: trained in {seconds:.0f} s; {n_params} parameters; {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.2f} MB)")
         log(f"full graph vs training path max |diff| {crop_diff:.2e}; ONNX check: {json.dumps(check)}")
     summary["seconds"] = round(time.time() - started, 1)
-    write_json(os.path.join(training_dir, "report.json"), summary)
-    write_text(os.path.join(training_dir, "report.md"), report_markdown(summary))
+    # The reports name files relative to --out (they travel with the model); stdout keeps full paths.
+    report = dict(summary)
+    if "final" in report:
+        report["final"] = {k: (os.path.relpath(v, args.out) if k in ("model", "manifest", "reference") else v) for k, v in summary["final"].items()}
+    write_json(os.path.join(training_dir, "report.json"), report)
+    write_text(os.path.join(training_dir, "report.md"), report_markdown(report))
     log(f"done in {summary['seconds']:.0f} s; report {os.path.join(training_dir, 'report.md')}")
     return summary
 
