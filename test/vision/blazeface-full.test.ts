@@ -10,25 +10,13 @@ import type { RgbImage } from '../../src/media/types';
 import { DEFAULT_MODELS_DIR } from '../../src/models/manifest';
 import { BlazeFaceDetector } from '../../src/vision/blazeface';
 import { iou } from '../../src/vision/blazeface-decode';
-import type { Box, FaceDetection } from '../../src/vision/types';
+import type { FaceDetection } from '../../src/vision/types';
 import { decodeImageForTest, probeSizeForTest } from '../helpers/decode';
+import { ASTRO_LEFT_EYE, ASTRO_MOUTH, ASTRO_NOSE, ASTRO_RIGHT_EYE, contains, near } from '../helpers/astronaut';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 
 const FULL_MANIFEST = path.join(DEFAULT_MODELS_DIR, 'blazeface-full-192.json');
 
-/** Astronaut (512x512) landmarks read off the photo by eye (as in blazeface.test.ts). */
-const ASTRO_RIGHT_EYE: readonly [number, number] = [204, 101];
-const ASTRO_LEFT_EYE: readonly [number, number] = [246, 104];
-const ASTRO_NOSE: readonly [number, number] = [224, 126];
-const ASTRO_MOUTH: readonly [number, number] = [224, 145];
-
-function contains(box: Box, [x, y]: readonly [number, number]): boolean {
-  return x >= box[0] && x <= box[2] && y >= box[1] && y <= box[3];
-}
-
-function near(p: readonly [number, number], q: readonly [number, number], tol: number): boolean {
-  return Math.hypot(p[0] - q[0], p[1] - q[1]) <= tol;
-}
 
 function show(f: FaceDetection): string {
   return `score ${f.score.toFixed(3)} box [${f.box.map((v) => v.toFixed(1)).join(', ')}]`;

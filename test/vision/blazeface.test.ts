@@ -10,27 +10,11 @@ import { BlazeFaceDetector, blazeFaceManifestPath, type BlazeFaceVariant } from 
 import { cropImage } from '../../src/vision/image';
 import type { Box, FaceDetection } from '../../src/vision/types';
 import { decodeImageForTest } from '../helpers/decode';
+import { ASTRO_LEFT_EYE, ASTRO_MOUTH, ASTRO_NOSE, ASTRO_RIGHT_EYE, contains, near } from '../helpers/astronaut';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
-
-/**
- * Astronaut (512x512) landmarks read off the photo by eye: her right eye (image left), left eye,
- * nose tip, mouth centre.
- */
-const ASTRO_RIGHT_EYE: readonly [number, number] = [204, 101];
-const ASTRO_LEFT_EYE: readonly [number, number] = [246, 104];
-const ASTRO_NOSE: readonly [number, number] = [224, 126];
-const ASTRO_MOUTH: readonly [number, number] = [224, 145];
-
-function contains(box: Box, [x, y]: readonly [number, number]): boolean {
-  return x >= box[0] && x <= box[2] && y >= box[1] && y <= box[3];
-}
 
 function centre(box: Box): [number, number] {
   return [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2];
-}
-
-function near(p: readonly [number, number], q: readonly [number, number], tol: number): boolean {
-  return Math.hypot(p[0] - q[0], p[1] - q[1]) <= tol;
 }
 
 function show(f: FaceDetection): string {
@@ -182,7 +166,9 @@ describe('vision/blazeface', () => {
     try {
       const front = await loadManifest(blazeFaceManifestPath('front-128'));
       const j = JSON.parse(fs.readFileSync(front.manifestPath, 'utf8')) as { file: string; extra: { anchors: { strides: number[] }; scoreOutputs: string[] } };
-      j.file = front.modelPath;
+      // The model file must lie in the manifest's folder.
+      fs.copyFileSync(front.modelPath, path.join(dir, path.basename(front.modelPath)));
+      j.file = path.basename(front.modelPath);
       j.extra.anchors.strides = [8, 16, 16];
       const p = path.join(dir, 'bf.json');
       fs.writeFileSync(p, JSON.stringify(j));
