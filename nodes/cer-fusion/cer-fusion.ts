@@ -8,27 +8,33 @@
  * latency bound (ms) lets an entry go with the modalities that have arrived; those that have not
  * count as missing and are listed in `late`. When every modality has ended the stream, what is
  * left goes out the same way and the stream's state is dropped.
+ *
+ * Every vote and frame number is checked as `cer fuse` checks them (src/io/votes.ts); msg.fusion
+ * and the node's own weights as `cer fuse --fusion` (parseFusionSpec, resolveFusion). A modality
+ * of the fusion from which nothing has come for a stream `missingAfter` seconds (default 10) after
+ * the stream's first vote — and, where the votes carry media times, once the votes span that much
+ * media time — is reported once per stream: a warning in the status and one error to a Catch node.
+ * Its frames keep waiting (or go after maxWait).
  */
-import {
-  FUSION_PRESETS,
-  fuseFrameInto,
-  NUM_BASIC,
-  PRESET_NAMES,
-  resolveFusion,
-  type Fusion,
-  type FusionSpec,
-  type FusionStrategy,
-} from '../../src/core';
+import { FUSION_PRESETS, fuseFrameInto, NUM_BASIC, PRESET_NAMES, resolveFusion, type Fusion, type FusionSpec } from '../../src/core';
+import { InputError, oneLine } from '../../src/io/errors';
+import { parseFusionSpec } from '../../src/io/fuse-input';
+import { checkFrameNumber, checkVote, describe } from '../../src/io/votes';
 import { MODALITIES, isEndPayload, type FaceInfo, type FusedPayload, type Modality, type ProbsPayload, type Votes } from '../../src/nodes-api/messages';
 import { fusionFromDef, type FusionSettings } from '../common/fusion-config';
 import { fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { translator, type Translate } from '../common/i18n';
-import type { Node, NodeAPI, NodeDef, NodeMessage } from '../common/red';
+import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 
 interface CerFusionDef extends NodeDef, FusionSettings {
   /** Latency bound in ms for live streams; 0: wait for every modality. */
   maxWait: string | number;
+  /** Seconds after a stream's first vote when a modality not heard from is reported; 0: never. */
+  missingAfter?: string | number;
 }
+
+/** The default of `missingAfter`, in seconds. */
+const DEFAULT_MISSING_AFTER_S = 10;
 
 interface Entry {
   readonly frame: number;
@@ -48,20 +54,27 @@ interface StreamJoin {
   readonly ended: Set<Modality>;
   /** Frame counters for plain messages ({topic: "vs", payload: [7]}) without a frame number. */
   readonly counters: Partial<Record<Modality, number>>;
+  /** When the stream's first vote came (ms), and the modalities heard from since (a vote or an end). */
+  readonly firstSeen: number;
+  readonly heard: Set<Modality>;
+  /** The earliest and latest media time (t, s) of the stream's votes; Infinity/-Infinity before any. */
+  tMin: number;
+  tMax: number;
+  /** The modalities reported missing (once per stream), and those warned of for renormalised votes. */
+  missingReported: boolean;
+  readonly renormalisedWarned: Set<Modality>;
 }
 
 const A_FRAMES_KEPT = 2000;
 const CLOSED_KEPT = 1000;
 
-/** A fusion spec given at run time (msg.fusion, or a fit-weights payload). */
-function specFromMessage(value: unknown, t: Translate): FusionSpec {
-  if (typeof value !== 'object' || value === null) throw new Error(t('errors.notObject'));
-  const v = value as Partial<FusionSpec>;
-  const spec: FusionSpec = { strategy: (v.strategy ?? 'dirichlet') as FusionStrategy };
-  if (v.preset !== undefined) spec.preset = v.preset;
-  if (v.weights !== undefined) spec.weights = v.weights;
-  if (v.modelWeights !== undefined) spec.modelWeights = v.modelWeights;
-  return spec;
+/** A fusion spec given at run time (msg.fusion, or a fit-weights payload), checked as `cer fuse --fusion` checks one. */
+function specFromMessage(value: unknown, where: string, t: Translate): FusionSpec {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${where}: ${t('errors.notObject')}`);
+  const fields: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  delete fields.type; // a fit-weights payload's "fusion"
+  if (fields.strategy === undefined) fields.strategy = 'dirichlet';
+  return parseFusionSpec(fields, where);
 }
 
 function modelsOfSpec(spec: FusionSpec, current: readonly Modality[]): Modality[] {
@@ -82,6 +95,10 @@ export = function register(RED: NodeAPI): void {
     const named = (strategy: string, preset: string | undefined): string => `${strategy}${preset ? ` · ${preset}` : ''}`;
     const meter = new RateMeter();
     const maxWait = Math.max(0, Number(def.maxWait) || 0);
+    const missingAfterRaw = def.missingAfter === undefined || def.missingAfter === '' ? DEFAULT_MISSING_AFTER_S : Number(def.missingAfter);
+    const missingAfterMs = Number.isFinite(missingAfterRaw) && missingAfterRaw > 0 ? missingAfterRaw * 1000 : 0;
+    /** The status suffix while some stream waits for a modality that never came. */
+    let missingNote: string | null = null;
     let fusion: Fusion | null = null;
     let spec: FusionSpec | null = null;
     let models: Modality[] = [];
@@ -90,6 +107,7 @@ export = function register(RED: NodeAPI): void {
       spec = fromDef.spec;
       models = fromDef.models;
       fusion = resolveFusion(spec, models);
+      for (const w of fusion.warnings) node.warn(w);
       status.ready(t('status.ready', { fusion: named(spec.strategy, spec.preset), models: models.join('+') }));
     } catch (err) {
       status.error(toError(err).message);
@@ -97,7 +115,18 @@ export = function register(RED: NodeAPI): void {
     const out = new Float64Array(NUM_BASIC);
     const streams = new PerStream<StreamJoin>();
     Object.defineProperty(node, 'cerStreams', { get: () => streams.size });
-    const makeJoin = (): StreamJoin => ({ entries: new Map(), aByFrame: new Map(), ended: new Set(), counters: {} });
+    const makeJoin = (): StreamJoin => ({
+      entries: new Map(),
+      aByFrame: new Map(),
+      ended: new Set(),
+      counters: {},
+      firstSeen: Date.now(),
+      heard: new Set(),
+      tMin: Infinity,
+      tMax: -Infinity,
+      missingReported: false,
+      renormalisedWarned: new Set(),
+    });
     let pendingSend: ((msg: NodeMessage) => void) | null = null;
     /** Streams this node has closed (every modality ended), so that late ends are not taken for new streams. */
     const closed = new Set<string>();
@@ -137,7 +166,9 @@ export = function register(RED: NodeAPI): void {
       send({ ...e.base, payload });
       meter.tick();
       const fusionName = named(fusion.strategy, spec.preset);
-      status.busy(() => t('status.busy', { fusion: fusionName, fps: fpsText(meter.perSecond) }));
+      const note = missingNote;
+      if (note === null) status.busy(() => t('status.busy', { fusion: fusionName, fps: fpsText(meter.perSecond) }));
+      else status.soon(() => ({ fill: 'yellow', shape: 'ring', text: `${t('status.busy', { fusion: fusionName, fps: fpsText(meter.perSecond) })} · ${note}` }));
     };
 
     /** Sends every entry that is complete (or, with `all`, every entry) in frame order. */
@@ -146,6 +177,40 @@ export = function register(RED: NodeAPI): void {
       ready.sort((a, b) => a[1].frame - b[1].frame || (a[1].track ?? 0) - (b[1].track ?? 0));
       for (const [key, e] of ready) emit(join, stream, key, e, send);
     };
+
+    /**
+     * Reports, once per stream, the modalities of the fusion nothing has come from (no vote, no end)
+     * `missingAfter` after the stream's first vote: a warning in the status, one error to a Catch
+     * node. The stream's frames keep waiting for them (or go after maxWait).
+     */
+    const checkMissing = (now: number): void => {
+      if (missingAfterMs === 0) return;
+      for (const stream of streams.keys()) {
+        const join = streams.peek(stream);
+        if (join === undefined || join.missingReported || now - join.firstSeen < missingAfterMs) continue;
+        // Votes with media times: the stream must also have played that long (a file analysed slower
+        // than real time is not mistaken for a modality that never comes).
+        if (join.tMax > 0 && (join.tMax - join.tMin) * 1000 < missingAfterMs) continue;
+        const missing = models.filter((m) => !join.heard.has(m) && !join.ended.has(m));
+        if (missing.length === 0) continue;
+        join.missingReported = true;
+        const heard = models.filter((m) => join.heard.has(m));
+        const waiting = [...join.entries.values()];
+        const oldest = waiting.reduce<Entry | null>((a, e) => (a === null || e.since < a.since ? e : a), null);
+        const text = t('errors.missingModality', {
+          missing: missing.join(', '),
+          stream: describe(stream),
+          seconds: missingAfterMs / 1000,
+          heard: heard.length > 0 ? heard.join(', ') : '-',
+          waiting: waiting.length,
+          then: maxWait > 0 ? t('errors.missingThenMaxWait', { maxWait }) : t('errors.missingThenWait'),
+        });
+        missingNote = t('status.missing', { missing: missing.join(', ') });
+        status.now({ fill: 'yellow', shape: 'ring', text: missingNote });
+        node.error(text, oldest !== null ? { ...oldest.base } : { payload: { type: 'missing', stream, missing } });
+      }
+    };
+    const missingTimer = missingAfterMs > 0 ? setInterval(() => checkMissing(Date.now()), Math.max(10, Math.min(missingAfterMs / 4, 1000))) : null;
 
     // The latency bound: entries older than maxWait go with what they have.
     const timer =
@@ -164,14 +229,31 @@ export = function register(RED: NodeAPI): void {
         : null;
 
     onOrderedInput(node, status, async (msg, send) => {
+      try {
+        await handle(msg, send);
+      } catch (err) {
+        // Shown as Node-RED shows a node's errors ("Error: …"), the message as `cer fuse` gives it.
+        throw err instanceof InputError ? new Error(err.message) : err;
+      }
+    });
+
+    async function handle(msg: NodeMessage, send: SendFunction): Promise<void> {
       pendingSend = (m) => node.send(m);
       const payload = msg.payload;
       // A new fusion at run time: msg.fusion, or the fit-weights node's output.
       const given = msg.fusion ?? ((payload as { type?: unknown } | null)?.type === 'fusion' ? payload : undefined);
       if (given !== undefined) {
-        const next = specFromMessage(given, t);
+        const where = msg.fusion !== undefined ? 'msg.fusion' : 'msg.payload';
+        const next = specFromMessage(given, where, t);
         const nextModels = modelsOfSpec(next, models);
-        fusion = resolveFusion(next, nextModels);
+        let resolved: Fusion;
+        try {
+          resolved = resolveFusion(next, nextModels);
+        } catch (err) {
+          throw new InputError(`${where}: ${oneLine(err)}`);
+        }
+        for (const w of resolved.warnings) node.warn(`${where}: ${w}`);
+        fusion = resolved;
         spec = next;
         models = nextModels;
         status.ready(t('status.readyFromMsg', { fusion: named(next.strategy, next.preset), models: models.join('+') }));
@@ -185,6 +267,7 @@ export = function register(RED: NodeAPI): void {
         const modality = payload.modality;
         if (modality !== undefined && (MODALITIES as readonly string[]).includes(modality)) join.ended.add(modality as Modality);
         else for (const m of models) join.ended.add(m);
+        if (models.every((m) => join.heard.has(m) || join.ended.has(m))) missingNote = null;
         flush(join, payload.stream, send, false);
         if (models.every((m) => join.ended.has(m))) {
           flush(join, payload.stream, send, true);
@@ -202,29 +285,51 @@ export = function register(RED: NodeAPI): void {
       let frame: number;
       let probs: number[] | null;
       let p: Partial<ProbsPayload> = {};
+      let rawProbs: unknown;
+      let probsField: string;
       if (typeof payload === 'object' && payload !== null && (payload as { type?: unknown }).type === 'probs') {
         p = payload as ProbsPayload;
-        if (!(MODALITIES as readonly string[]).includes(p.modality as string)) throw new Error(t('errors.unknownModality', { modality: String(p.modality) }));
-        if (typeof p.stream !== 'string' || !Number.isInteger(p.frame)) throw new Error(t('errors.noStreamFrame'));
+        if (!(MODALITIES as readonly string[]).includes(p.modality as string)) {
+          throw new InputError(`msg.payload.modality: ${t('errors.unknownModality', { modality: describe(p.modality) })}`);
+        }
+        if (typeof p.stream !== 'string') throw new InputError(`msg.payload.stream: ${t('errors.noStream', { got: describe(p.stream) })}`);
         modality = p.modality as Modality;
         stream = p.stream;
-        frame = p.frame as number;
-        probs = p.probs ?? null;
+        frame = checkFrameNumber(p.frame, 'msg.payload.frame');
+        rawProbs = p.probs ?? null;
+        probsField = 'msg.payload.probs';
       } else if (typeof msg.topic === 'string' && (MODALITIES as readonly string[]).includes(msg.topic) && (payload === null || Array.isArray(payload))) {
         modality = msg.topic as Modality;
+        if (msg.stream !== undefined && typeof msg.stream !== 'string') throw new InputError(`msg.stream: ${t('errors.noStream', { got: describe(msg.stream) })}`);
         stream = typeof msg.stream === 'string' ? msg.stream : 'default';
-        const join = streams.get(stream, makeJoin);
-        frame = typeof msg.frame === 'number' ? msg.frame : (join.counters[modality] ?? 0);
-        join.counters[modality] = frame + 1;
-        probs = payload as number[] | null;
+        const counters = streams.peek(stream)?.counters;
+        frame = msg.frame !== undefined ? checkFrameNumber(msg.frame, 'msg.frame') : (counters?.[modality] ?? 0);
+        rawProbs = payload;
+        probsField = 'msg.payload';
       } else {
-        throw new Error(t('errors.notVote'));
+        throw new InputError(t('errors.notVote'));
       }
-      if (probs !== null && !(Array.isArray(probs) && probs.length === NUM_BASIC && probs.every((x) => typeof x === 'number' && Number.isFinite(x)))) {
-        throw new Error(t('errors.badVote', { modality, frame }));
+      // Checked as `cer fuse` checks a vote: 7 probabilities in [0, 1] summing to 1 (else renormalised).
+      let renormalisedSum: number | null = null;
+      if (rawProbs === null) probs = null;
+      else {
+        const vote = checkVote(rawProbs, `${modality} vote for frame ${frame} (${probsField})`);
+        probs = vote.probs;
+        if (vote.renormalised) renormalisedSum = vote.sum;
       }
       if (!models.includes(modality)) return; // a modality this fusion does not use
       const join = streams.get(stream, makeJoin);
+      if (probsField === 'msg.payload') join.counters[modality] = frame + 1;
+      join.heard.add(modality);
+      if (typeof p.t === 'number' && Number.isFinite(p.t)) {
+        join.tMin = Math.min(join.tMin, p.t);
+        join.tMax = Math.max(join.tMax, p.t);
+      }
+      if (missingNote !== null && models.every((m) => join.heard.has(m) || join.ended.has(m))) missingNote = null;
+      if (renormalisedSum !== null && !join.renormalisedWarned.has(modality)) {
+        join.renormalisedWarned.add(modality);
+        node.warn(t('errors.renormalised', { modality, frame, stream: describe(stream), sum: Number(renormalisedSum.toPrecision(6)) }));
+      }
       if (modality === 'a') {
         join.aByFrame.set(frame, probs);
         if (join.aByFrame.size > A_FRAMES_KEPT) join.aByFrame.delete(join.aByFrame.keys().next().value as number);
@@ -241,10 +346,12 @@ export = function register(RED: NodeAPI): void {
       e.votes[modality] = probs;
       if (modality === 'vs') e.base = msg;
       if (complete(join, e)) emit(join, stream, key, e, send);
-    });
+      checkMissing(Date.now());
+    }
 
     onClose(node, async () => {
       if (timer !== null) clearInterval(timer);
+      if (missingTimer !== null) clearInterval(missingTimer);
       streams.clear();
       status.clear();
     });

@@ -2,12 +2,14 @@
  * Compound rules: a frame's fused scores in; the 7 compound-expression scores (rule-free, Rule 1
  * or Rule 2, src/core/rules.ts), the label (the highest score, ties to the first) and the top k out.
  */
-import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_BASIC, NUM_COMPOUND, type Rule } from '../../src/core';
+import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_COMPOUND, type Rule } from '../../src/core';
+import { InputError } from '../../src/io/errors';
+import { checkFrameNumber, checkFusedScores, describe } from '../../src/io/votes';
 import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/nodes-api/messages';
 import { fpsText, numberField, onOrderedInput, RateMeter, StatusDot } from '../common/adapter';
 import { rankCompounds } from '../common/payloads';
 import { translator } from '../common/i18n';
-import type { Node, NodeAPI, NodeDef } from '../common/red';
+import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 
 interface CerRulesDef extends NodeDef {
   rule: Rule;
@@ -29,6 +31,15 @@ export = function register(RED: NodeAPI): void {
     status.ready(t('status.ready', { rule }));
 
     onOrderedInput(node, status, async (msg, send) => {
+      try {
+        await handle(msg, send);
+      } catch (err) {
+        // Shown as Node-RED shows a node's errors ("Error: …"), the message as `cer fuse` gives it.
+        throw err instanceof InputError ? new Error(err.message) : err;
+      }
+    });
+
+    async function handle(msg: NodeMessage, send: SendFunction): Promise<void> {
       const payload = msg.payload;
       if (isEndPayload(payload)) {
         send({ ...msg, payload: { ...payload, modality: 'compound' } });
@@ -36,17 +47,19 @@ export = function register(RED: NodeAPI): void {
       }
       // Fused scores from the fusion node, or a plain array of 7.
       let fusedPayload: Partial<FusedPayload> = {};
+      // Checked as the fusion node's output can be: 7 finite scores in [0, MAX_FUSED_SCORE] (src/io/votes.ts).
       let fused: number[] | null;
       if (Array.isArray(payload)) {
-        fused = payload as number[];
+        fused = checkFusedScores(payload, 'msg.payload');
       } else if (typeof payload === 'object' && payload !== null && (payload as { type?: unknown }).type === 'fused') {
         fusedPayload = payload as FusedPayload;
-        fused = fusedPayload.fused ?? null;
+        fused = fusedPayload.fused === null || fusedPayload.fused === undefined ? null : checkFusedScores(fusedPayload.fused, 'msg.payload.fused');
+        if (fusedPayload.frame !== undefined) checkFrameNumber(fusedPayload.frame, 'msg.payload.frame');
+        if (fusedPayload.stream !== undefined && typeof fusedPayload.stream !== 'string') {
+          throw new InputError(`msg.payload.stream: expected the stream's name (a string), got ${describe(fusedPayload.stream)}`);
+        }
       } else {
-        throw new Error(t('errors.notFused'));
-      }
-      if (fused !== null && !(fused.length === NUM_BASIC && fused.every((x) => typeof x === 'number' && Number.isFinite(x)))) {
-        throw new Error(t('errors.badFused'));
+        throw new InputError(t('errors.notFused'));
       }
       let scores: number[] | null = null;
       let index: number | null = null;
@@ -76,7 +89,7 @@ export = function register(RED: NodeAPI): void {
       send({ ...msg, payload: result });
       meter.tick();
       status.busy(() => t('status.busy', { rule, label: result.label ?? t('status.noFace'), fps: fpsText(meter.perSecond) }));
-    });
+    }
   }
 
   RED.nodes.registerType('cer-rules', CerRules);

@@ -6,7 +6,7 @@
  *   hierarchical: P̂ = Σ_m (P_m ⊙ w_m) · v_m
  *   average:      P  = mean_m P_m
  */
-import { NUM_BASIC } from './emotions';
+import { BASIC_EMOTIONS, NUM_BASIC } from './emotions';
 
 export const FUSION_STRATEGIES = ['dirichlet', 'hierarchical', 'average'] as const;
 export type FusionStrategy = (typeof FUSION_STRATEGIES)[number];
@@ -83,6 +83,25 @@ export const FUSION_PRESETS: Readonly<Record<PresetName, FusionPreset>> = {
   },
 };
 
+/**
+ * Per class, W's column (the weights of the models) sums to 1 within this; a column that sums to
+ * something else (more than 0) is divided by its sum, with a warning. The published presets are
+ * used as published: paper-av7's Disgust column (1.0536) is not touched.
+ */
+export const WEIGHT_SUM_TOLERANCE = 1e-3;
+
+/** The largest column sum of W that fusion runs with: 1, or paper-av7's Disgust column. */
+const MAX_COLUMN_SUM = Math.max(
+  1 + WEIGHT_SUM_TOLERANCE,
+  ...Object.values(FUSION_PRESETS).map((p) => Math.max(...BASIC_EMOTIONS.map((_, c) => p.weights.reduce((s, row) => s + row[c], 0)))),
+);
+
+/**
+ * The largest fused score a valid fusion can give (every vote in [0, 1], every column of W summing
+ * to at most MAX_COLUMN_SUM, every model weight v in [0, 1]), rounded up to 4 decimals: 1.0536.
+ */
+export const MAX_FUSED_SCORE = Math.ceil(MAX_COLUMN_SUM * 1e4) / 1e4;
+
 /** How fusion is configured, as it appears in JSON (`cer fuse` input, `cer fit-weights` output). */
 export interface FusionSpec {
   strategy: FusionStrategy;
@@ -99,9 +118,19 @@ export interface Fusion {
   readonly W: Float64Array;
   /** v, one per model (all 1 unless hierarchical). */
   readonly v: Float64Array;
+  /** What was changed to make the weights usable (columns normalised), one line each; empty when nothing was. */
+  readonly warnings: readonly string[];
 }
 
 export class FusionConfigError extends Error {}
+
+/** A value as an error message may quote it: at most 30 printable characters. */
+function short(x: unknown): string {
+  if (Array.isArray(x)) return `an array of ${x.length}`;
+  if (typeof x === 'object' && x !== null) return 'an object';
+  const text = String(x).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  return text.length > 30 ? `${text.slice(0, 30)}…` : text;
+}
 
 function isPreset(name: string): name is PresetName {
   return (PRESET_NAMES as readonly string[]).includes(name);
@@ -115,13 +144,13 @@ export function resolveFusion(spec: FusionSpec, models: readonly string[]): Fusi
   const M = models.length;
   if (M === 0) throw new FusionConfigError('fusion needs at least one model');
   if (!(FUSION_STRATEGIES as readonly string[]).includes(spec.strategy)) {
-    throw new FusionConfigError(`unknown fusion strategy "${String(spec.strategy)}"; expected ${FUSION_STRATEGIES.join(', ')}`);
+    throw new FusionConfigError(`unknown fusion strategy "${short(spec.strategy)}"; expected ${FUSION_STRATEGIES.join(', ')}`);
   }
   let weights: readonly (readonly number[])[] | undefined = spec.weights;
   let modelWeights: readonly number[] | undefined = spec.modelWeights;
   if (spec.preset !== undefined) {
     if (!isPreset(spec.preset)) {
-      throw new FusionConfigError(`unknown preset "${String(spec.preset)}"; expected ${PRESET_NAMES.join(', ')}`);
+      throw new FusionConfigError(`unknown preset "${short(spec.preset)}"; expected ${PRESET_NAMES.join(', ')}`);
     }
     const preset = FUSION_PRESETS[spec.preset];
     if (models.length !== preset.models.length || preset.models.some((name, i) => models[i] !== name)) {
@@ -137,11 +166,12 @@ export function resolveFusion(spec: FusionSpec, models: readonly string[]): Fusi
   const v = new Float64Array(M).fill(1);
   if (spec.strategy === 'average') {
     W.fill(1 / M);
-    return { strategy: spec.strategy, models: [...models], W, v };
+    return { strategy: spec.strategy, models: [...models], W, v, warnings: [] };
   }
   if (weights === undefined) {
     throw new FusionConfigError(`fusion strategy ${spec.strategy} needs "weights" (${M} rows of 7) or a "preset"`);
   }
+  if (!Array.isArray(weights)) throw new FusionConfigError(`fusion.weights must be ${M} rows of 7 numbers, got ${short(weights)}`);
   if (weights.length !== M) {
     throw new FusionConfigError(`fusion.weights has ${weights.length} rows, expected one per model (${M}: ${models.join(', ')})`);
   }
@@ -151,26 +181,46 @@ export function resolveFusion(spec: FusionSpec, models: readonly string[]): Fusi
     }
     row.forEach((w, c) => {
       if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) {
-        throw new FusionConfigError(`fusion.weights[${m}][${c}] must be a finite number ≥ 0, got ${String(w)}`);
+        throw new FusionConfigError(`fusion.weights[${m}][${c}] must be a finite number ≥ 0, got ${short(w)}`);
       }
       W[m * NUM_BASIC + c] = w;
     });
   });
+  const warnings: string[] = [];
+  // The published presets stay as published (paper-av7's Disgust column sums to 1.0536), also when
+  // their weights are given out in full (a preset's table saved as a node's own, a result's fusion).
+  const published = Object.values(FUSION_PRESETS).some(
+    (p) => p.weights.length === M && p.weights.every((row, m) => row.every((w, c) => W[m * NUM_BASIC + c] === w)),
+  );
+  const off: string[] = [];
+  for (let c = 0; c < NUM_BASIC; c++) {
+    let sum = 0;
+    for (let m = 0; m < M; m++) sum += W[m * NUM_BASIC + c];
+    if (!(sum > 0)) {
+      throw new FusionConfigError(`fusion.weights: every model's weight for ${BASIC_EMOTIONS[c]} (column ${c}) is 0; each class needs a weight > 0`);
+    }
+    if (published || Math.abs(sum - 1) <= WEIGHT_SUM_TOLERANCE) continue;
+    off.push(`${BASIC_EMOTIONS[c]} ${Number(sum.toPrecision(6))}`);
+    for (let m = 0; m < M; m++) W[m * NUM_BASIC + c] /= sum;
+  }
+  if (off.length > 0) warnings.push(`fusion.weights: the models' weights of a class should sum to 1; normalised the columns that did not (${off.join(', ')})`);
   if (spec.strategy === 'hierarchical') {
     if (modelWeights === undefined) {
       throw new FusionConfigError('hierarchical fusion needs "modelWeights" (one per model) or a "preset"');
     }
+    if (!Array.isArray(modelWeights)) throw new FusionConfigError(`fusion.modelWeights must be ${M} numbers, got ${short(modelWeights)}`);
     if (modelWeights.length !== M) {
       throw new FusionConfigError(`fusion.modelWeights has ${modelWeights.length} values, expected ${M}`);
     }
     modelWeights.forEach((x, m) => {
-      if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
-        throw new FusionConfigError(`fusion.modelWeights[${m}] must be a finite number ≥ 0, got ${String(x)}`);
+      if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || x > 1) {
+        throw new FusionConfigError(`fusion.modelWeights[${m}] must be a number in [0, 1], got ${short(x)}`);
       }
       v[m] = x;
     });
+    if (v.every((x) => x === 0)) throw new FusionConfigError('fusion.modelWeights: every model weight is 0; at least one must be > 0');
   }
-  return { strategy: spec.strategy, models: [...models], W, v };
+  return { strategy: spec.strategy, models: [...models], W, v, warnings };
 }
 
 /** The spec that reproduces a resolved fusion (for writing results out). */

@@ -32,7 +32,7 @@ function unknownLabel(where: string, value: string, task: LabelTask): InputError
  * blank lines ignored. Labels are class names of the task, in any case.
  */
 export function readFileTruth(file: string, task: LabelTask): FileLabel[] {
-  const lines = readTextFile(file).split(/\r?\n/);
+  const lines = readTextFile(file, 'truth CSV').split(/\r?\n/);
   const out: FileLabel[] = [];
   const seen = new Map<string, number>();
   let first = true;
@@ -95,7 +95,7 @@ export interface FilePrediction {
 
 /** The per-file prediction of one `cer analyze` result: summary.emotion (basic) or summary.label (compound). */
 export function readFilePrediction(file: string, task: LabelTask): FilePrediction {
-  const raw = parseJson(readTextFile(file), file);
+  const raw = parseJson(readTextFile(file, 'cer analyze result'), file);
   if (!isObject(raw) || typeof raw.input !== 'string') throw new InputError(`${file}: not a cer analyze result (no "input")`);
   const summary = raw.summary;
   if (!isObject(summary)) throw new InputError(`${file}: no "summary" (not a cer analyze result, or one written before summaries; analyse it again)`);

@@ -1,42 +1,33 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { InputError, oneLine } from './errors';
+import { dataInputLimit, INPUT_LIMITS, parseJsonText, readInputText, writeFileAtomic as safeWriteFileAtomic } from './safe-files';
 
-export function readTextFile(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(`${file}: no such file`);
-    if (code === 'EISDIR') throw new InputError(`${file}: is a folder, expected a file`);
-    throw new InputError(`${file}: cannot read (${oneLine(err)})`);
-  }
+export { checkOutputTarget, excerpt, printable, readInputFile, readInputText, showPath, writeFileAtomicAsync } from './safe-files';
+
+/**
+ * A data input's text (fuse input, predictions, truth labels): a regular file of at most
+ * CER_MAX_INPUT_MB (512 MB by default). See safe-files.ts.
+ */
+export function readTextFile(file: string, what = 'data input'): string {
+  return readInputText(file, { maxBytes: dataInputLimit(), what });
+}
+
+/** A small configuration file's text (a fusion object): a regular file of at most 4 MB. */
+export function readConfigFile(file: string, what: string): string {
+  return readInputText(file, { maxBytes: INPUT_LIMITS.config, what, raise: 'a configuration file is a few KB; is this the right file?' });
 }
 
 export function parseJson(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new InputError(`${file}: not valid JSON (${oneLine(err)})`);
-  }
+  return parseJsonText(text, file);
 }
 
-export function readJsonFile(file: string): unknown {
-  return parseJson(readTextFile(file), file);
+export function readJsonFile(file: string, what = 'JSON input'): unknown {
+  return parseJson(readTextFile(file, what), file);
 }
 
 /**
  * Writes a file so that it is either complete or absent: the content goes to a temporary file in
- * the same folder, which is then renamed over the target.
+ * the same folder, which is then renamed over the target. Only a regular file or a new name is a
+ * target (see safe-files.ts).
  */
 export function writeFileAtomic(file: string, content: string | Uint8Array): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    fs.writeFileSync(tmp, content);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw new InputError(`${file}: cannot write (${oneLine(err)})`);
-  }
+  safeWriteFileAtomic(file, content);
 }

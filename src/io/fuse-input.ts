@@ -16,6 +16,7 @@ import {
   RULES,
 } from '../core';
 import { InputError } from './errors';
+import { checkVote, describe, renormalisedWarning } from './votes';
 
 export interface FuseInput {
   readonly models: string[];
@@ -27,17 +28,12 @@ export interface FuseInput {
   readonly frameNames?: string[];
   readonly fusion: FusionSpec;
   readonly rule: Rule;
+  /** What was changed to make the input usable (votes renormalised), one line each. */
+  readonly warnings: string[];
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return `an array of ${x.length}`;
-  if (typeof x === 'string') return `"${x.length > 30 ? x.slice(0, 30) + '…' : x}"`;
-  return typeof x === 'object' ? 'an object' : String(x);
 }
 
 /** The fusion that applies when the input names none: the paper's preset for its models, else the plain average. */
@@ -104,9 +100,6 @@ export function parseRule(raw: unknown, where: string): Rule {
   return raw as Rule;
 }
 
-/** Probabilities are checked to lie in [0, 1] with this much rounding allowed. */
-const PROBABILITY_SLACK = 1e-6;
-
 export function parseFuseInput(raw: unknown, file: string): FuseInput {
   if (!isObject(raw)) throw new InputError(`${file}: expected a JSON object, got ${describe(raw)}`);
   const modelsRaw = raw.models;
@@ -115,15 +108,16 @@ export function parseFuseInput(raw: unknown, file: string): FuseInput {
   }
   const models = modelsRaw.map((name: unknown, i) => {
     if (typeof name !== 'string' || name.length === 0) throw new InputError(`${file}: models[${i}]: expected a name, got ${describe(name)}`);
-    if (modelsRaw.indexOf(name) !== i) throw new InputError(`${file}: models[${i}]: "${name}" is listed twice`);
+    if (modelsRaw.indexOf(name) !== i) throw new InputError(`${file}: models[${i}]: ${describe(name)} is listed twice`);
     return name;
   });
   const probsRaw = raw.probs;
   if (!isObject(probsRaw)) throw new InputError(`${file}: probs: expected an object with one entry per model, got ${describe(probsRaw)}`);
   for (const key of Object.keys(probsRaw)) {
-    if (!models.includes(key)) throw new InputError(`${file}: probs.${key}: "${key}" is not in models [${models.join(', ')}]`);
+    if (!models.includes(key)) throw new InputError(`${file}: probs.${describe(key).slice(1, -1)}: ${describe(key)} is not in models [${models.join(', ')}]`);
   }
   let frames = -1;
+  const warnings: string[] = [];
   const probs: Float64Array[] = [];
   const present: Uint8Array[] = [];
   models.forEach((name, m) => {
@@ -135,22 +129,19 @@ export function parseFuseInput(raw: unknown, file: string): FuseInput {
     }
     const flat = new Float64Array(rows.length * NUM_BASIC);
     const voted = new Uint8Array(rows.length);
+    let renormalised = 0;
+    let firstOff = { f: 0, sum: 1 };
     rows.forEach((row: unknown, f) => {
       if (row === null) {
         flat.fill(NaN, f * NUM_BASIC, (f + 1) * NUM_BASIC);
         return;
       }
-      if (!Array.isArray(row) || row.length !== NUM_BASIC) {
-        throw new InputError(`${file}: probs.${name}[${f}]: expected 7 probabilities, got ${describe(row)}`);
-      }
-      row.forEach((p: unknown, c) => {
-        if (typeof p !== 'number' || !Number.isFinite(p) || p < -PROBABILITY_SLACK || p > 1 + PROBABILITY_SLACK) {
-          throw new InputError(`${file}: probs.${name}[${f}][${c}]: expected a probability in [0, 1], got ${describe(p)}`);
-        }
-        flat[f * NUM_BASIC + c] = p;
-      });
+      const vote = checkVote(row, `${file}: probs.${name}[${f}]`);
+      if (vote.renormalised && renormalised++ === 0) firstOff = { f, sum: vote.sum };
+      flat.set(vote.probs, f * NUM_BASIC);
       voted[f] = 1;
     });
+    if (renormalised > 0) warnings.push(renormalisedWarning(`${file}: probs.${name}`, renormalised, `frame ${firstOff.f}`, firstOff.sum));
     probs.push(flat);
     present.push(voted);
   });
@@ -164,5 +155,5 @@ export function parseFuseInput(raw: unknown, file: string): FuseInput {
   }
   const fusion = raw.fusion === undefined ? defaultFusion(models) : parseFusionSpec(raw.fusion, `${file}: fusion`);
   const rule = raw.rule === undefined ? 'none' : parseRule(raw.rule, `${file}: rule`);
-  return { models, probs, present, frames, frameNames, fusion, rule };
+  return { models, probs, present, frames, frameNames, fusion, rule, warnings };
 }

@@ -133,7 +133,7 @@ function parseJsonLabels(raw: unknown, file: string, task: LabelTask, isTruth: b
 }
 
 export function readLabels(file: string, task: LabelTask, isTruth: boolean): FrameLabels {
-  const text = readTextFile(file);
+  const text = readTextFile(file, isTruth ? 'truth labels file' : 'predictions file');
   const trimmed = text.trimStart();
   if (trimmed.length === 0) throw new InputError(`${file}: is empty`);
   if (trimmed[0] === '{' || trimmed[0] === '[') return parseJsonLabels(parseJson(text, file), file, task, isTruth);

@@ -284,7 +284,14 @@ class ChunkPump extends OutputPump<AudioChunk> {
     if (this.fatalLine !== null) {
       throw new MediaError('DECODE_FAILED', this.input, `audio decoding stopped ${after}, the file is truncated or corrupt: ${this.fatalLine}`);
     }
-    if (this.nextSample === 0) throw new MediaError('DECODE_FAILED', this.input, `ffmpeg decoded no audio${last === null ? '' : `: ${last}`}`);
+    if (this.nextSample === 0) {
+      const declared = this.declaredDuration === null ? '' : ` of the ${this.declaredDuration.toFixed(3)} s it declares`;
+      throw new MediaError(
+        'DECODE_FAILED',
+        this.input,
+        `has an audio stream, but ffmpeg decoded no audio from it${declared}${last === null ? '' : ` (${last})`}: the file is truncated or corrupt; download or export it again`,
+      );
+    }
     // ffmpeg reads only the audio stream's packets, and mp4's demuxer then says nothing when the
     // file is cut short: compare with the duration the container declares.
     const declared = this.declaredDuration;

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { resolveFfprobe, type ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
 import { abortError, lastMeaningfulLine, runTool, type ToolResult } from './process';
-import { inputArgs, openSource, type MediaSource } from './source';
+import { inputArgs, openSource, refusedDemuxer, refusedFormatDetail, refusedReference, type MediaSource } from './source';
 import { defaultStillDecoder, probeStill, sniffStillFormat, type StillDecoder } from './still';
 import type { AudioStreamInfo, FrameRate, MediaInfo, MediaKind, VideoStreamInfo } from './types';
 
@@ -121,6 +121,10 @@ async function runFfprobe(
   const other = result.exit.signal !== null && fallback !== null ? fallback() : null;
   if (other !== null) result = await run(other);
   if (result.exit.code !== 0) {
+    const refused = refusedDemuxer(result.stderr);
+    if (refused !== null) throw new MediaError('UNSUPPORTED_INPUT', input, refusedFormatDetail(refused));
+    const inside = refusedReference(result.stderr);
+    if (inside !== null) throw new MediaError('UNSUPPORTED_INPUT', input, inside);
     const raw = lastMeaningfulLine(result.stderr);
     const line = raw === null ? null : stripInputPrefix(raw, source);
     // The mov demuxer (picked by the .mp4/.mov name) says "moov atom not found" both for a cut MP4

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
 import type { ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
+import { refusedDemuxer, refusedFormatDetail, refusedReference } from './source';
 
 export interface ToolExit {
   /** Exit code, null when the process was ended by a signal. */
@@ -413,7 +414,12 @@ export abstract class OutputPump<T> {
     if (signal?.aborted) throw abortError(this.input);
     const exit = await tool.closed;
     if (signal?.aborted) throw abortError(this.input);
-    this.checkEnd(exit.code, exit.signal, tool.stderrTail());
+    const tail = tool.stderrTail();
+    const refused = exit.code !== 0 ? refusedDemuxer(tail) : null;
+    if (refused !== null) throw new MediaError('UNSUPPORTED_INPUT', this.input, refusedFormatDetail(refused));
+    const inside = exit.code !== 0 ? refusedReference(tail) : null;
+    if (inside !== null) throw new MediaError('UNSUPPORTED_INPUT', this.input, inside);
+    this.checkEnd(exit.code, exit.signal, tail);
   }
 
   private readonly onData = (chunk: Buffer): void => {

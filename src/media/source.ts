@@ -103,19 +103,109 @@ function fileError(err: unknown, input: string): MediaError {
   return new MediaError('UNREADABLE', input, `cannot be read (${message})`, { cause: err });
 }
 
-const STILL_EXTENSIONS = /\.(jpe?g|png|bmp|webp|tiff?|ppm|pgm|pnm)$/i;
+/**
+ * The demuxers a local file may be opened with: containers and streams that read only the file
+ * itself. Left out on purpose: hls, concat/ffconcat, sdp, rtp, tee, image2 sequences, data/url-opening
+ * and every other format that opens further files or URLs named inside the file. A file that ffmpeg
+ * detects as anything else is refused before its header is read (`-format_whitelist`).
+ */
+export const LOCAL_DEMUXERS: readonly string[] = [
+  // video containers
+  'mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2', 'matroska', 'webm', 'avi', 'flv', 'mpegts', 'mpeg', 'asf', 'nut', 'ivf', 'yuv4mpegpipe',
+  // raw video streams
+  'h264', 'hevc', 'm4v', 'mpegvideo', 'mjpeg',
+  // audio
+  'wav', 'w64', 'mp3', 'ogg', 'flac', 'aac', 'aiff', 'caf', 'amr',
+  // still images: one file each (image2 only with `-pattern_type none` where the name could be a pattern)
+  'image2', 'gif', 'bmp_pipe', 'jpeg_pipe', 'jpegls_pipe', 'png_pipe', 'webp_pipe', 'tiff_pipe', 'gif_pipe',
+  'pgm_pipe', 'ppm_pipe', 'pbm_pipe', 'pam_pipe', 'pgmyuv_pipe', 'qoi_pipe', 'psd_pipe', 'sgi_pipe', 'j2k_pipe', 'dpx_pipe',
+];
+
+/** Demuxers that open the files a local file lists, allowed only with CER_ALLOW_PLAYLISTS=1. */
+export const PLAYLIST_DEMUXERS: readonly string[] = ['hls', 'concat'];
+
+/** The environment variable that lets local HLS playlists and concat lists through (value 1). */
+export const ALLOW_PLAYLISTS_ENV = 'CER_ALLOW_PLAYLISTS';
+
+/** True when local playlists are allowed (CER_ALLOW_PLAYLISTS=1, read at each call). */
+export function playlistsAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env[ALLOW_PLAYLISTS_ENV];
+  return value === '1' || value === 'true' || value === 'yes';
+}
+
+/** The `-format_whitelist` value for local files. */
+export function localFormatWhitelist(env: NodeJS.ProcessEnv = process.env): string {
+  return [...LOCAL_DEMUXERS, ...(playlistsAllowed(env) ? PLAYLIST_DEMUXERS : [])].join(',');
+}
+
+/** What a refused demuxer means, for the one-line error (`is …`). */
+export function refusedFormatDetail(demuxer: string): string {
+  const optIn = `local playlists are refused because they make ffmpeg open other files (set ${ALLOW_PLAYLISTS_ENV}=1 to allow HLS playlists and concat lists that name local files)`;
+  switch (demuxer) {
+    case 'hls':
+    case 'applehttp':
+      return `is an HLS playlist (#EXTM3U), not a media file: ${optIn}`;
+    case 'concat':
+    case 'ffconcat':
+      return `is an ffmpeg concat list, not a media file: ${optIn}`;
+    case 'sdp':
+    case 'rtp':
+    case 'rtsp':
+      return 'is an SDP/RTP session description, which opens network streams, not a media file: refused (play the stream itself with live input enabled)';
+    default:
+      return `was detected as '${demuxer}', which is not one of the formats allowed for local files (containers such as MP4, MOV, MKV, WebM, AVI, MPEG-TS, WAV, MP3, and still images); convert it to one of them`;
+  }
+}
+
+/**
+ * The demuxer ffmpeg detected but `-format_whitelist` refused, from its log line
+ * `[hls @ 0x55…] Format not on whitelist 'mov,…'`; null when there is none.
+ */
+export function refusedDemuxer(stderr: readonly string[]): string | null {
+  for (const line of stderr) {
+    const m = /\[([A-Za-z0-9_,]+) @ [^\]]*\]\s*Format not on whitelist/.exec(line);
+    if (m?.[1] !== undefined) return m[1].split(',')[0] ?? m[1];
+  }
+  return null;
+}
+
+/**
+ * What a playlist or concat list let through by CER_ALLOW_PLAYLISTS refers to that is still
+ * refused, from ffmpeg's log: another protocol (`Protocol 'http' not on whitelist`) or, in a concat
+ * list, a name its safe mode rejects (`Unsafe file name '/x'`); null when neither.
+ */
+export function refusedReference(stderr: readonly string[]): string | null {
+  for (const line of stderr) {
+    const protocol = /Protocol '([A-Za-z0-9+.-]+)' not on whitelist/.exec(line);
+    if (protocol?.[1] !== undefined) {
+      return `refers to a network address (${protocol[1]}://), and local files may only refer to local files (play network streams by their URL, with live input enabled)`;
+    }
+    if (/\[concat @ [^\]]*\]\s*Unsafe file name/.test(line)) {
+      return "is a concat list naming a file by an absolute path or with '..', which the concat demuxer refuses: name the files relative to the list";
+    }
+  }
+  return null;
+}
+
+/** Image names ffmpeg's image2 demuxer is chosen for (by extension, from libavformat/img2.c). */
+const IMAGE2_EXTENSIONS =
+  /\.(jpe?g|png|bmp|webp|tiff?|ppm|pgm|pnm|pbm|pam|pgmyuv|dpx|jls|ljpg|pcx|pfm|phm|sgi|tga|jp2|j2c|j2k|xwd|sun|ras|rs|im1|im8|im24|sunras|vbn|xbm|xpm|xface|pix|y|avif|jxl|qoi|hdr|exr)$/i;
+/** Characters that make image2 read a name as a sequence (%d) or a glob (*?[]{}). */
+const PATTERN_CHARS = /[%*?[\]{}]/;
 
 /**
  * ffmpeg/ffprobe arguments that open the source. Files go through the `file:` protocol (so a name
- * with a colon is not taken for a protocol) and `-protocol_whitelist file,pipe`, so a file cannot
- * make ffmpeg open network or other protocols (playlists, concat lists, references in a container).
+ * with a colon is not taken for a protocol), `-protocol_whitelist file,pipe` (no network or other
+ * protocols from inside a file) and `-format_whitelist` LOCAL_DEMUXERS (no playlist, concat list,
+ * SDP or other demuxer that opens files or URLs the file names; see localFormatWhitelist). A still
+ * image whose name could be an image2 pattern is opened as that one file (`-pattern_type none`).
+ * Streams and devices (live input) keep their own protocols.
  */
 export function inputArgs(source: MediaSource, extraInputOptions: readonly string[] = []): string[] {
   switch (source.type) {
     case 'file': {
-      // The image2 demuxer takes a '%' in a still image's name for a sequence pattern (img%03d.png).
-      const literal = source.path.includes('%') && STILL_EXTENSIONS.test(source.path) ? ['-f', 'image2', '-pattern_type', 'none'] : [];
-      return ['-protocol_whitelist', 'file,pipe', ...literal, ...extraInputOptions, '-i', `file:${source.path}`];
+      const literal = PATTERN_CHARS.test(path.basename(source.path)) && IMAGE2_EXTENSIONS.test(source.path) ? ['-f', 'image2', '-pattern_type', 'none'] : [];
+      return ['-protocol_whitelist', 'file,pipe', '-format_whitelist', localFormatWhitelist(), ...literal, ...extraInputOptions, '-i', `file:${source.path}`];
     }
     case 'device':
       return ['-f', 'v4l2', ...extraInputOptions, '-i', source.path];

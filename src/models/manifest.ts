@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { FileInputError, INPUT_LIMITS, jsonSyntaxDetail, readInputText } from '../io/safe-files';
 import { ModelError } from './errors';
 
 export const MODEL_TASKS = [
@@ -123,6 +124,10 @@ const INPUT_KEYS: ReadonlySet<string> = new Set(['name', 'shape', 'layout', 'dty
 const PREPROCESSING_KEYS: ReadonlySet<string> = new Set([
   'size', 'colour', 'grayWeights', 'scale', 'mean', 'std', 'interpolation', 'resize',
 ]);
+/** The most values (fixed dimensions multiplied) a model's input may take: 64 MiB of float32. */
+export const MAX_INPUT_VALUES = 16 * 1024 * 1024;
+/** The largest side of a model's input image (preprocessing.size). */
+export const MAX_IMAGE_SIDE = 4096;
 const LAYOUT_RANK: Readonly<Record<TensorLayout, number>> = { NHWC: 4, NCHW: 4, NTC: 3, NT: 2 };
 
 /** The package root: the nearest folder above this file holding a package.json. */
@@ -237,6 +242,7 @@ function validatePreprocessing(c: Checker, raw: unknown, input: ModelInputSpec):
   c.keys(p, PREPROCESSING_KEYS, 'preprocessing');
   const size = c.numbers(p.size, 'preprocessing.size', 2);
   if (!size.every((s) => Number.isInteger(s) && s > 0)) c.fail('preprocessing.size', 'must be two positive integers [width, height]', p.size);
+  if (size.some((s) => s > MAX_IMAGE_SIDE)) c.fail('preprocessing.size', `must be at most ${MAX_IMAGE_SIDE} pixels a side (a model's input image, not the video's)`, p.size);
   const colour = c.oneOf(p.colour, COLOUR_ORDERS, 'preprocessing.colour');
   const channels = channelsOf(colour);
   let grayWeights: [number, number, number] | undefined;
@@ -289,6 +295,9 @@ export function validateManifest(raw: unknown, label: string): ModelManifest {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) c.fail('id', 'must be letters, digits, ".", "_" or "-"', id);
   const task = c.oneOf(raw.task, MODEL_TASKS, 'task');
   const file = c.string(raw.file, 'file');
+  if (!isConfinedName(file)) {
+    c.fail('file', "must name the model file relative to the manifest's folder, without '..' (an absolute path or one that climbs out is refused); put the model file beside its manifest", file);
+  }
   const sha = c.string(raw.sha256, 'sha256');
   if (!/^[0-9a-fA-F]{64}$/.test(sha)) c.fail('sha256', 'must be 64 hex digits', sha);
   const licence = c.string(raw.licence, 'licence');
@@ -303,6 +312,10 @@ export function validateManifest(raw: unknown, label: string): ModelManifest {
   const shape = c.numbers(inp.shape, 'input.shape');
   if (!shape.every((d) => Number.isInteger(d) && (d > 0 || d === -1))) {
     c.fail('input.shape', 'must hold positive integers or -1 (dynamic)', inp.shape);
+  }
+  const fixedValues = shape.reduce((product, d) => (d > 0 ? product * d : product), 1);
+  if (fixedValues > MAX_INPUT_VALUES) {
+    c.fail('input.shape', `must describe at most ${MAX_INPUT_VALUES} values per input (this one needs ${fixedValues}, more memory than any expression model uses); check the shape`, inp.shape);
   }
   if (shape.length !== LAYOUT_RANK[layout]) {
     c.fail('input.shape', `must have ${LAYOUT_RANK[layout]} dimensions for layout ${layout}`, inp.shape);
@@ -369,43 +382,89 @@ export function cropMarginOf(manifest: Pick<ModelManifest, 'extra'>): number {
   return typeof margin === 'number' ? margin : 0;
 }
 
-function parseManifestText(text: string, manifestPath: string): LoadedManifest {
+/**
+ * True for a `file` a manifest may hold: relative (no leading / or \\, no drive letter or URL scheme), no '..'
+ * segment, no NUL. Where it resolves (symbolic links followed) is checked by confinedModelPath.
+ */
+export function isConfinedName(file: string): boolean {
+  // A scheme (`http:`, `file:`) or drive letter (`C:`) would take the name out of the folder too.
+  if (file.includes('\0') || path.posix.isAbsolute(file) || path.win32.isAbsolute(file) || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(file)) return false;
+  return !file.split(/[\\/]+/).some((segment) => segment === '..');
+}
+
+/**
+ * The model file a manifest names, resolved against the manifest's folder, after checking that it
+ * stays there once symbolic links are resolved (a missing file is left for the checks that read
+ * it to report). Throws a one-line ModelError naming the manifest and its `file` field otherwise.
+ */
+export function confinedModelPath(manifestPath: string, file: string, label: string): string {
+  const dir = path.dirname(path.resolve(manifestPath));
+  const modelPath = path.resolve(dir, file);
+  let realDir: string;
+  let realFile: string;
+  try {
+    realDir = fs.realpathSync(dir);
+    realFile = fs.realpathSync(modelPath);
+  } catch {
+    return modelPath;
+  }
+  const rel = path.relative(realDir, realFile);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+    throw new ModelError(`${label}: file ${describe(file)} resolves outside the manifest's folder (through a symbolic link); the model file must lie in the manifest's folder or below it`);
+  }
+  return modelPath;
+}
+
+/** What loadManifest may be told beyond the manifest's path. */
+export interface LoadManifestOptions {
+  /**
+   * The model file, when the caller wrote the manifest for it (a bare ONNX file's manifest in a
+   * temporary folder): used instead of resolving `file`. Never from user input.
+   */
+  readonly modelPath?: string;
+}
+
+function parseManifestText(text: string, manifestPath: string, options: LoadManifestOptions = {}): LoadedManifest {
   const abs = path.resolve(manifestPath);
   const label = displayPath(abs);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ModelError(`${label}: not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ModelError(`${label}: not valid JSON: ${jsonSyntaxDetail(err, text)}`);
   }
   const manifest = validateManifest(raw, label);
-  return { ...manifest, manifestPath: abs, modelPath: path.resolve(path.dirname(abs), manifest.file), label };
+  const modelPath = options.modelPath !== undefined ? path.resolve(options.modelPath) : confinedModelPath(abs, manifest.file, label);
+  return { ...manifest, manifestPath: abs, modelPath, label };
 }
 
 function readError(manifestPath: string, err: unknown): ModelError {
-  const code = (err as NodeJS.ErrnoException).code;
   const label = displayPath(manifestPath);
-  return new ModelError(code === 'ENOENT'
-    ? `${label}: manifest not found`
-    : `${label}: cannot read manifest: ${err instanceof Error ? err.message : String(err)}`);
+  if (err instanceof FileInputError) return new ModelError(err.code === 'NOT_FOUND' ? `${label}: manifest not found` : `${label}: cannot read manifest: ${err.detail}`);
+  return new ModelError(`${label}: cannot read manifest: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/** A manifest's text: a regular file of at most 4 MB (see io/safe-files.ts). */
+function readManifestText(manifestPath: string): string {
+  return readInputText(manifestPath, { maxBytes: INPUT_LIMITS.config, what: 'model manifest', raise: 'a manifest is a few KB; is this the right file?' });
 }
 
 /** Reads and validates a manifest file. */
-export async function loadManifest(manifestPath: string): Promise<LoadedManifest> {
+export async function loadManifest(manifestPath: string, options: LoadManifestOptions = {}): Promise<LoadedManifest> {
   let text: string;
   try {
-    text = await fs.promises.readFile(manifestPath, 'utf8');
+    text = readManifestText(manifestPath);
   } catch (err) {
     throw readError(manifestPath, err);
   }
-  return parseManifestText(text, manifestPath);
+  return parseManifestText(text, manifestPath, options);
 }
 
 /** Synchronous loadManifest, for configuration time. */
 export function loadManifestSync(manifestPath: string): LoadedManifest {
   let text: string;
   try {
-    text = fs.readFileSync(manifestPath, 'utf8');
+    text = readManifestText(manifestPath);
   } catch (err) {
     throw readError(manifestPath, err);
   }

@@ -507,10 +507,12 @@ export const RECOGNISED_MANIFESTS_DIR = path.join(os.tmpdir(), 'cer-recognised-m
 export async function manifestForBareOnnx(file: string): Promise<{ manifest: LoadedManifest; recognition: Recognition }> {
   const abs = path.resolve(file);
   const recognition = await recogniseOnnx(abs);
-  const raw: Record<string, unknown> = { ...recognition.manifest, file: abs };
+  // The manifest names the file by its base name (manifests may not point out of their folder); it
+  // is loaded bound to the file itself.
+  const raw: Record<string, unknown> = { ...recognition.manifest, file: path.basename(abs) };
   const dir = path.join(RECOGNISED_MANIFESTS_DIR, String(raw.sha256).slice(0, 16));
   fs.mkdirSync(dir, { recursive: true });
   const manifestPath = path.join(dir, `${String(raw.id)}.json`);
   writeFileAtomic(manifestPath, `${JSON.stringify(raw, null, 2)}\n`);
-  return { manifest: await loadManifest(manifestPath), recognition };
+  return { manifest: await loadManifest(manifestPath, { modelPath: abs }), recognition };
 }

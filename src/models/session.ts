@@ -177,7 +177,8 @@ export async function verifyModelFile(manifest: LoadedManifest): Promise<{ sha25
     throw new ModelError(`${manifest.label}: cannot read model file ${fileLabel}: ${message(err)}`);
   }
   if (actual !== manifest.sha256) {
-    throw new ModelError(`${manifest.label}: model file ${fileLabel} checksum mismatch (expected ${manifest.sha256}, got ${actual})`);
+    // The actual sum is not printed: a manifest must not turn cer into a way to learn the hash of any file.
+    throw new ModelError(`${manifest.label}: model file ${fileLabel} does not have the SHA-256 the manifest expects (${manifest.sha256}): the file is damaged, another version, or the manifest is wrong; fetch the model again (cer models install) or fix the manifest's sha256`);
   }
   return { sha256: actual, cached };
 }
@@ -204,10 +205,21 @@ export function missingProviderLibrary(provider: string): string | null {
   return `onnxruntime-node's ${provider} binaries are not installed (${library} is absent; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
 }
 
+/**
+ * Why a GPU provider cannot run on this machine, or null when it may: on Linux, CUDA and TensorRT
+ * need the NVIDIA driver (/proc/driver/nvidia/version, /dev/nvidiactl). Without it onnxruntime
+ * prints a block of coloured native errors before failing; this says it in one line instead.
+ */
+export function missingGpuDriver(provider: string): string | null {
+  if (process.platform !== 'linux' || PROVIDER_LIBRARIES[provider] === undefined) return null;
+  if (fs.existsSync('/proc/driver/nvidia/version') || fs.existsSync('/dev/nvidiactl')) return null;
+  return `this machine has no NVIDIA GPU driver (/proc/driver/nvidia/version and /dev/nvidiactl are absent), so the ${provider} provider cannot run; use the cpu provider (--provider cpu, or the model node's "cpu")`;
+}
+
 async function createSession(manifest: LoadedManifest, opts: Required<SessionOptions>, key: string, count: RefCount): Promise<SharedEntry> {
   const failures: ProviderFailure[] = [];
   for (const provider of opts.executionProviders) {
-    const missing = missingProviderLibrary(provider);
+    const missing = missingProviderLibrary(provider) ?? missingGpuDriver(provider);
     if (missing !== null) {
       failures.push({ provider, error: missing });
       continue;

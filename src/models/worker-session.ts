@@ -14,7 +14,8 @@ import { acquireSession, type FloatFeed, type FloatOutput, type ModelSession, ty
 export type ModelRunner = Pick<ModelSession, 'run' | 'release' | 'provider' | 'manifest' | 'inputNames' | 'outputNames'>;
 
 interface WorkerJob {
-  readonly manifestPath: string;
+  /** The manifest as the parent loaded it (not reloaded from its path: a bare ONNX file's manifest is bound to its model by the caller, not by its `file`). */
+  readonly manifest: LoadedManifest;
   readonly options: SessionOptions;
 }
 
@@ -27,7 +28,7 @@ type FromWorker =
 async function workerMain(port: NonNullable<typeof parentPort>, job: WorkerJob): Promise<void> {
   let handle;
   try {
-    handle = await acquireSession(job.manifestPath, job.options);
+    handle = await acquireSession(job.manifest, job.options);
   } catch (err) {
     port.postMessage({ type: 'error', id: null, message: (err as Error).message } satisfies FromWorker);
     port.close();
@@ -96,7 +97,7 @@ export class WorkerSession {
   /** Loads the model in a new worker thread (its checksum is verified there, as acquireSession does). */
   static load(manifest: LoadedManifest, options: SessionOptions = {}): Promise<WorkerSession> {
     const worker = new Worker(path.join(__dirname, 'worker-session.js'), {
-      workerData: { modelWorker: true, job: { manifestPath: manifest.manifestPath, options } satisfies WorkerJob },
+      workerData: { modelWorker: true, job: { manifest, options } satisfies WorkerJob },
     });
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, oneLine } from '../io/errors';
+import { checkOutputTarget, FileInputError, releaseTemporary, showPath, sweepStaleTemporaries, temporaryPath } from '../io/safe-files';
 import type { AnalyzeResult } from '../pipeline/analyze';
 import { abawText, type AbawOptions } from './abaw';
 import { csvText } from './csv';
@@ -95,12 +96,16 @@ export function writeOutputs(
     if (!unique.includes(f)) unique.push(f);
   }
   if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new InputError(`${outDir}: not a folder`);
+  // Every target is a new file or a regular one (never a symlink, device, FIFO or folder), checked
+  // before anything is written; temporary files of ours left by a killed run are removed.
+  for (const format of unique) checkOutputTarget(outputFile(result.input, outDir, format));
+  sweepStaleTemporaries(path.resolve(outDir));
   const planned: Array<{ file: string; content: string | Buffer; tmp: string }> = [];
   const cannot: Array<{ format: OutputFormat; why: InputError }> = [];
   for (const format of unique) {
     const file = outputFile(result.input, outDir, format);
     try {
-      planned.push({ file, content: renderOutput(result, format, options), tmp: temporaryName(file) });
+      planned.push({ file, content: renderOutput(result, format, options), tmp: '' });
     } catch (err) {
       if (err instanceof InputError) cannot.push({ format, why: err });
       else throw new Error(`${file}: ${oneLine(err)}`);
@@ -113,18 +118,22 @@ export function writeOutputs(
   try {
     for (const p of planned) {
       current = p.file;
+      p.tmp = temporaryPath(p.file);
       staged.push(p);
-      fs.writeFileSync(p.tmp, p.content);
+      fs.writeFileSync(p.tmp, p.content, { flag: 'wx', mode: 0o644 });
     }
     for (const p of planned) {
       current = p.file;
+      checkOutputTarget(p.file);
       fs.renameSync(p.tmp, p.file);
+      releaseTemporary(p.tmp, false);
       renamed.push(p.file);
     }
   } catch (err) {
-    for (const s of staged) fs.rmSync(s.tmp, { force: true });
+    for (const s of staged) releaseTemporary(s.tmp);
     for (const file of renamed) fs.rmSync(file, { force: true });
-    throw new InputError(`${current}: cannot write (${oneLine(err)})`);
+    if (err instanceof FileInputError) throw err;
+    throw new InputError(`${showPath(current)}: cannot write (${oneLine(err)})`);
   }
   const written = planned.map((p) => p.file);
   if (cannot.length > 0) {
@@ -141,8 +150,3 @@ export function writeOutputs(
   return written;
 }
 
-let counter = 0;
-
-function temporaryName(file: string): string {
-  return path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.${Date.now()}.${counter++}.tmp`);
-}

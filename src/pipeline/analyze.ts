@@ -247,7 +247,7 @@ export class Pipeline {
 }
 
 /** A fusion over VS and VD, or over VS, VD and A when the spec has three models. */
-function fusionModels(spec: FusionSpec): string[] {
+export function fusionModels(spec: FusionSpec): string[] {
   const three = spec.preset === 'paper-av7' || spec.preset === 'paper-av8' || spec.weights?.length === 3;
   return three ? ['vs', 'vd', 'a'] : ['vs', 'vd'];
 }

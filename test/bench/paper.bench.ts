@@ -324,7 +324,15 @@ async function measurePipelines(
     fs.rmSync(modelsDir, { recursive: true, force: true });
     fs.mkdirSync(modelsDir, { recursive: true });
     for (const m of [vsModel, vdFp32, aModel]) {
-      for (const file of [m.manifestPath, m.modelPath]) fs.symlinkSync(file, path.join(modelsDir, path.basename(file)));
+      // Hard links (or copies): a manifest's model file must lie in its folder, symbolic links resolved.
+      for (const file of [m.manifestPath, m.modelPath]) {
+        const to = path.join(modelsDir, path.basename(file));
+        try {
+          fs.linkSync(file, to);
+        } catch {
+          fs.copyFileSync(file, to);
+        }
+      }
     }
     // One thread per model (the pipeline's default): detection on the main thread, VS (8 crops a
     // call) and A each in a worker thread. Three runs: the median, and the spread (other work on

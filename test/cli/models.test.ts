@@ -162,7 +162,8 @@ describe('cer models', function () {
       fs.appendFileSync(path.join(src, 'tampered.onnx'), 'x');
       const r = await cer(['models', 'install', src, '--dir', dest]);
       assert.equal(r.status, 1);
-      assert.match(r.stderr, /checksum mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\); nothing installed/);
+      assert.match(r.stderr, /tampered\.onnx: does not have the SHA-256 its manifest expects \([0-9a-f]{64}\); nothing installed/);
+      assert.equal(r.stderr.match(/[0-9a-f]{64}/g)?.length, 1, r.stderr);
       assert.deepEqual(fs.readdirSync(dest), []);
     });
 
@@ -215,7 +216,7 @@ describe('cer models', function () {
           const dest = track(tmpDir('cer-models-dest-'));
           const r = await cer(['models', 'install', `${base}/models/remote.json`, '--dir', dest]);
           assert.equal(r.status, 1, `${m}: ${r.stdout}`);
-          assert.match(r.stderr, m === 'corrupt' ? /checksum mismatch .*nothing installed/ : /download failed/);
+          assert.match(r.stderr, m === 'corrupt' ? /does not have the SHA-256 its manifest expects .*nothing installed/ : /download failed/);
           assert.deepEqual(fs.readdirSync(dest), [], `${m}: left ${fs.readdirSync(dest).join(', ')}`);
         }
         mode = 'good';

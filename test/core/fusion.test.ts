@@ -5,6 +5,7 @@ import {
   FUSION_PRESETS,
   fuseFrameInto,
   fuseFrames,
+  PRESET_NAMES,
   resolveFusion,
 } from '../../src/core';
 
@@ -116,5 +117,27 @@ describe('fusion', () => {
     assert.throws(() => resolveFusion({ strategy: 'dirichlet', weights: [[1, 1, 1, 1, 1, 1, 1]] }, ['vs', 'vd']), /1 rows, expected one per model \(2/);
     assert.throws(() => resolveFusion({ strategy: 'dirichlet', weights: [[1, 1, 1], [1, 1, 1]] }, ['vs', 'vd']), /weights\[0\] \(vs\) must have 7 numbers/);
     assert.throws(() => resolveFusion({ strategy: 'hierarchical', weights: [[1, 1, 1, 1, 1, 1, 1]] }, ['vs']), /needs "modelWeights"/);
+  });
+
+  it('uses the presets as published (paper-av7 keeps its Disgust column of 1.0536), without a warning', () => {
+    for (const preset of PRESET_NAMES) {
+      for (const strategy of ['dirichlet', 'hierarchical'] as const) {
+        const fusion = resolveFusion({ strategy, preset }, FUSION_PRESETS[preset].models);
+        assert.deepEqual(fusion.warnings, []);
+        FUSION_PRESETS[preset].weights.forEach((row, m) => row.forEach((w, c) => assert.equal(fusion.W[m * 7 + c], w)));
+      }
+    }
+    const av7 = resolveFusion({ strategy: 'dirichlet', weights: FUSION_PRESETS['paper-av7'].weights.map((r) => [...r]) }, ['vs', 'vd', 'a']);
+    assert.deepEqual(av7.warnings, []);
+    assert.ok(Math.abs(av7.W[2] + av7.W[9] + av7.W[16] - 1.0535549) < 1e-12);
+  });
+
+  it('normalises columns that do not sum to 1 (with a warning) and refuses a class with no weight or v out of [0, 1]', () => {
+    const fusion = resolveFusion({ strategy: 'dirichlet', weights: [[3, 1, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0, 0.5]] }, ['vs', 'vd']);
+    assert.deepEqual(Array.from(fusion.W), [0.75, 1, 1, 1, 1, 1, 2 / 3, 0.25, 0, 0, 0, 0, 0, 1 / 3]);
+    assert.deepEqual(fusion.warnings, ["fusion.weights: the models' weights of a class should sum to 1; normalised the columns that did not (Neutral 4, Surprise 1.5)"]);
+    assert.throws(() => resolveFusion({ strategy: 'dirichlet', weights: [[0, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0]] }, ['vs', 'vd']), /every model's weight for Neutral \(column 0\) is 0/);
+    assert.throws(() => resolveFusion({ strategy: 'hierarchical', preset: 'paper-v', modelWeights: [1.5, 0.2] }, ['vs', 'vd']), /modelWeights\[0\] must be a number in \[0, 1\], got 1\.5/);
+    assert.throws(() => resolveFusion({ strategy: 'hierarchical', preset: 'paper-v', modelWeights: [0, 0] }, ['vs', 'vd']), /every model weight is 0/);
   });
 });

@@ -320,7 +320,7 @@ describe('Node-RED nodes: a full flow on real media', function () {
     caught = nextMessage('caught');
     helper.getNode('fusion').receive({ topic: 'vs', payload: [1, 2, 3] });
     msg = await caught;
-    assert.match(msg.error?.message ?? '', /vs vote for frame 0 must be 7 finite numbers or null/);
+    assert.match(msg.error?.message ?? '', /^Error: vs vote for frame 0 \(msg\.payload\): expected 7 probabilities, got an array of 3$/);
 
     // Node-RED is still up and the same flow still works.
     const run = await runPipeline(RAVDESS_CLIP);

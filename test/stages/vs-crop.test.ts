@@ -200,7 +200,9 @@ describe('VS crops: roll alignment, flip averaging, margins', function () {
     for (const [margin, ok] of [[0.1, true], [0.3, false], [-0.1, false], ['0.1', false]] as const) {
       const dir = fs.mkdtempSync(path.join(tmp, 'm-'));
       const json = JSON.parse(fs.readFileSync(manifest.manifestPath, 'utf8')) as Record<string, unknown>;
-      json.file = manifest.modelPath;
+      // The model file must lie in the manifest's folder.
+      fs.copyFileSync(manifest.modelPath, path.join(dir, path.basename(manifest.modelPath)));
+      json.file = path.basename(manifest.modelPath);
       json.extra = { crop: { margin } };
       const file = path.join(dir, 'vs.json');
       fs.writeFileSync(file, JSON.stringify(json));

@@ -1,19 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FusionSpec } from '../../core';
+import { FusionConfigError, FusionSpec, resolveFusion } from '../../core';
 import { InputError, oneLine } from '../../io/errors';
+import { checkOutputTarget, printable } from '../../io/safe-files';
 import { parseRule } from '../../io/fuse-input';
 import { describeBinary, resolveFfmpeg, resolveFfprobe } from '../../media/binaries';
 import { outputFile, parseFormats, writeOutputs } from '../../output';
 import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
-import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
+import { analyzeFile, AnalyzeProgress, fusionModels, Pipeline } from '../../pipeline/analyze';
 import { probeMedia } from '../../media/probe';
 import type { AnalysisSummary } from '../../pipeline/summary';
 import type { MediaInfo } from '../../media/types';
 import { DEFAULT_DETECTOR, DETECTOR_CHOICES, isDetectorChoice } from '../../vision/auto-detector';
 import { parseMinTargetScore, parseTargetPolicy } from '../../vision/target';
-import { fusionOption } from './fuse';
+import { fusionOption, printWarnings } from './fuse';
 import { MAX_CROP_MARGIN } from '../../models/manifest';
 import type { VSCropOptions } from '../../stages/vs';
 
@@ -83,7 +84,27 @@ export function dominant(summary: AnalysisSummary): string {
   return `dominant: ${summary.emotion}, ${summary.label ?? 'no compound label'} (over ${summary.fused.frames} frames with a fused vote)`;
 }
 
+/**
+ * One line for an input's error: the message, prefixed with the input unless it names it; the
+ * input's control characters and line breaks escaped (a name holding a newline stays one line).
+ */
+export function errorLine(input: string, err: unknown): string {
+  const raw = err instanceof Error ? err.message : String(err);
+  const shown = printable(input);
+  if (shown === input) {
+    const message = oneLine(raw);
+    return message.includes(input) ? message : `${input}: ${message}`;
+  }
+  const marker = '\u0000';
+  const named = raw.includes(input) ? raw.split(input).join(marker) : raw;
+  const message = printable(oneLine(named)).split(printable(marker)).join(shown);
+  return message.includes(shown) ? message : `${shown}: ${message}`;
+}
+
 export async function runAnalyze(inputs: string[], options: AnalyzeCommandOptions): Promise<void> {
+  // An empty name would stand for the current folder and analyse every media file in it.
+  const empty = inputs.findIndex((input) => input.trim() === '');
+  if (empty >= 0) throw new InputError(`input ${empty + 1} of ${inputs.length} is an empty name: give a media file, a folder or a URL`);
   const formats = parseFormats(options.format ?? 'json');
   const outDir = options.out ?? '.';
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
@@ -127,6 +148,15 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     }
   }
   const fusion: FusionSpec | undefined = options.fusion !== undefined ? fusionOption(options.fusion) : undefined;
+  // Weights are checked (and their warnings given) before any work starts.
+  if (fusion !== undefined) {
+    try {
+      printWarnings(resolveFusion(fusion, fusionModels(fusion)).warnings);
+    } catch (err) {
+      if (err instanceof FusionConfigError) throw new InputError(`--fusion ${options.fusion}: ${err.message}`);
+      throw err;
+    }
+  }
   const quiet = options.quiet === true;
   const { expanded, failed } = await expandInputs(inputs);
   let failures = failed.length;
@@ -137,6 +167,17 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   const done: string[] = [];
   const todo: string[] = [];
   for (const input of expanded) (isDone(input) ? done : todo).push(input);
+  // Every result file is a new file or a regular one (never a symlink, device, FIFO or folder),
+  // checked before any work starts: an input whose results could not be written is not analysed.
+  for (const input of [...todo]) {
+    try {
+      for (const f of formats) checkOutputTarget(outputFile(input, outDir, f));
+    } catch (err) {
+      todo.splice(todo.indexOf(input), 1);
+      failures++;
+      process.stderr.write(`cer: ${errorLine(input, err)}\n`);
+    }
+  }
   if (done.length > 0 && !quiet) process.stderr.write(`cer: --skip-existing: ${done.length} of ${expanded.length} inputs have their results in ${outDir} already\n`);
   const total = expanded.length + failed.length;
   const summary = (): void => {
@@ -199,19 +240,18 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
         });
         if (showBar) process.stderr.write('\n');
         const written = writeOutputs(result, outDir, formats);
-        if (!quiet) for (const note of result.notes) process.stderr.write(`cer: ${input}: ${note}\n`);
+        if (!quiet) for (const note of result.notes) process.stderr.write(`cer: ${printable(input)}: ${note}\n`);
         if (!quiet) {
           const rtf = result.rtf === null ? 'n/a' : result.rtf.toFixed(3);
           process.stderr.write(
-            `cer: ${input} → ${written.join(', ')}: ${result.frames} frames in ${result.seconds.toFixed(2)} s, ` +
+            `cer: ${printable(input)} → ${written.map(printable).join(', ')}: ${result.frames} frames in ${result.seconds.toFixed(2)} s, ` +
               `${(result.frames / result.seconds).toFixed(1)} frames/s, real-time factor ${rtf}; ${dominant(result.summary)}\n`,
           );
         }
       } catch (err) {
         if (showBar) process.stderr.write('\n');
         failures++;
-        const message = oneLine(err);
-        process.stderr.write(`cer: ${message.includes(input) ? message : `${input}: ${message}`}\n`);
+        process.stderr.write(`cer: ${errorLine(input, err)}\n`);
       }
     }
   } finally {

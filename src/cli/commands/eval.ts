@@ -2,7 +2,7 @@ import { BASIC_EMOTIONS, COMPOUND_NAMES, evaluate, Evaluation, macroF1FromCounts
 import { InputError } from '../../io/errors';
 import { matchFiles, predictionFiles, readFilePrediction, readFileTruth } from '../../io/file-labels';
 import { LabelTask, matchLabels, readLabels } from '../../io/labels';
-import { prettyJson, writeOutput } from '../output';
+import { checkOutput, prettyJson, writeOutput } from '../output';
 
 export interface EvalReport extends Evaluation {
   readonly task: LabelTask;
@@ -86,14 +86,15 @@ export interface EvalOptions {
   intersection?: boolean;
 }
 
-export function runEval(options: EvalOptions): void {
+export async function runEval(options: EvalOptions): Promise<void> {
   const task = parseTask(options.task);
+  checkOutput(options.out);
   if (options.perFile === true) {
-    writeOutput(prettyJson(evaluatePerFile(options.pred, options.truth, task, options.intersection === true)), options.out);
+    await writeOutput(prettyJson(evaluatePerFile(options.pred, options.truth, task, options.intersection === true)), options.out);
     return;
   }
   if (options.intersection === true) throw new InputError('--intersection: only with --per-file');
   if (options.pred.length !== 1) throw new InputError(`--pred: one predictions file without --per-file, got ${options.pred.length}`);
   const report = evaluateFiles(options.pred[0], options.truth, task);
-  writeOutput(prettyJson(report), options.out);
+  await writeOutput(prettyJson(report), options.out);
 }

@@ -12,8 +12,9 @@ import { InputError } from '../../io/errors';
 import { readJsonFile } from '../../io/files';
 import { parseFuseInput, parseRule } from '../../io/fuse-input';
 import { matchLabels, readLabels } from '../../io/labels';
-import { prettyJson, writeOutput } from '../output';
+import { checkOutput, prettyJson, writeOutput } from '../output';
 import { parseTask } from './eval';
+import { printWarnings } from './fuse';
 
 export interface FitWeightsOptions {
   in: string;
@@ -52,8 +53,10 @@ function progressPrinter(label: string, quiet: boolean): (p: SearchProgress) => 
   };
 }
 
-export function runFitWeights(options: FitWeightsOptions): void {
-  const input = parseFuseInput(readJsonFile(options.in), options.in);
+export async function runFitWeights(options: FitWeightsOptions): Promise<void> {
+  checkOutput(options.out);
+  const input = parseFuseInput(readJsonFile(options.in, 'fuse input'), options.in);
+  if (options.quiet !== true) printWarnings(input.warnings);
   const task = parseTask(options.task);
   const strategy = options.strategy ?? 'dirichlet';
   if (strategy !== 'dirichlet' && strategy !== 'hierarchical') {
@@ -119,6 +122,6 @@ export function runFitWeights(options: FitWeightsOptions): void {
     const grid = hierarchicalGridSearch(data, { ...objective, weights: found.weights, onProgress: progressPrinter('hierarchical grid', quiet) });
     result = { strategy: 'hierarchical', weights: found.weights, modelWeights: grid.modelWeights, search: { ...search, dirichletScore: found.score, score: grid.score } };
   }
-  writeOutput(prettyJson(result), options.out);
+  await writeOutput(prettyJson(result), options.out);
 }
 

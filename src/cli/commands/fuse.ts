@@ -14,9 +14,9 @@ import {
   Rule,
 } from '../../core';
 import { InputError } from '../../io/errors';
-import { readJsonFile } from '../../io/files';
+import { parseJson, readConfigFile, readJsonFile } from '../../io/files';
 import { FuseInput, parseFuseInput, parseFusionSpec, parseRule } from '../../io/fuse-input';
-import { writeOutput } from '../output';
+import { checkOutput, writeOutput } from '../output';
 
 export interface FuseOutput {
   fused: (number[] | null)[];
@@ -75,7 +75,12 @@ export function fusionOption(value: string): FusionSpec {
   if (!fs.existsSync(value) && !/[/\\.]/.test(value)) {
     throw new InputError(`--fusion: "${value}" is neither a preset (${PRESET_NAMES.join(', ')}) nor a file`);
   }
-  return parseFusionSpec(readJsonFile(value), value);
+  return parseFusionSpec(parseJson(readConfigFile(value, 'fusion file'), value), value);
+}
+
+/** Prints what was changed to make an input usable, one line each, on stderr. */
+export function printWarnings(warnings: readonly string[]): void {
+  for (const w of warnings) process.stderr.write(`cer: warning: ${w}\n`);
 }
 
 export interface FuseOptions {
@@ -85,10 +90,12 @@ export interface FuseOptions {
   rule?: string;
 }
 
-export function runFuse(options: FuseOptions): void {
-  const input = parseFuseInput(readJsonFile(options.in), options.in);
+export async function runFuse(options: FuseOptions): Promise<void> {
+  checkOutput(options.out);
+  const input = parseFuseInput(readJsonFile(options.in, 'fuse input'), options.in);
   const spec = options.fusion !== undefined ? fusionOption(options.fusion) : input.fusion;
   const rule = options.rule !== undefined ? parseRule(options.rule, '--rule') : input.rule;
   const fusion = resolveInputFusion(input, spec, options.fusion !== undefined ? `--fusion ${options.fusion}` : `${options.in}: fusion`);
-  writeOutput(JSON.stringify(fuseInputFrames(input, fusion, rule)) + '\n', options.out);
+  printWarnings([...input.warnings, ...fusion.warnings]);
+  await writeOutput(JSON.stringify(fuseInputFrames(input, fusion, rule)) + '\n', options.out);
 }

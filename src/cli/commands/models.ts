@@ -252,7 +252,7 @@ async function copyVerified(from: string, to: string, sha256: string, label: str
       input.pipe(output);
     });
     const actual = hash.digest('hex');
-    if (actual !== sha256) throw new InputError(`${label}: checksum mismatch (expected ${sha256}, got ${actual}); nothing installed`);
+    if (actual !== sha256) throw new InputError(`${label}: does not have the SHA-256 its manifest expects (${sha256}); nothing installed (fetch the model again, or fix the manifest's sha256)`);
     await fs.promises.rename(partial, to);
   } finally {
     undo();
@@ -338,7 +338,7 @@ async function downloadVerified(url: string, to: string, sha256: string): Promis
     output.end();
     await finished;
     const actual = hash.digest('hex');
-    if (actual !== sha256) throw new InputError(`${url}: checksum mismatch (expected ${sha256}, got ${actual}); nothing installed`);
+    if (actual !== sha256) throw new InputError(`${url}: does not have the SHA-256 its manifest expects (${sha256}); nothing installed (the download is damaged or another version)`);
     await fs.promises.rename(partial, to);
   } finally {
     undo();
