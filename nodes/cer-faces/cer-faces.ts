@@ -8,8 +8,7 @@ import { FaceStage } from '../../src/stages/faces';
 import { isEndPayload, type BoxArray, type FacePayload } from '../../src/nodes-api/messages';
 import { cropImage } from '../../src/vision/image';
 import { faceContextBox } from '../../src/vision/align';
-import { BlazeFaceDetector } from '../../src/vision/blazeface';
-import { DEFAULT_DETECTOR, isDetectorChoice, loadFaceDetector, SingleFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../../src/vision/auto-detector';
+import { DEFAULT_DETECTOR, isDetectorChoice, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../../src/vision/auto-detector';
 import { DEFAULT_MIN_TARGET_SCORE, isTargetPolicy, parseMinTargetScore, type TargetPolicy } from '../../src/vision/target';
 import { jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
 import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
@@ -79,7 +78,12 @@ export = function register(RED: NodeAPI): void {
 
     /** The first run of a model is slow (onnxruntime allocates): done now, as Pipeline.load does. */
     const warmUp = async (d: FaceDetectorSource): Promise<FaceDetectorSource> => {
-      await d.forStream().detect({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) });
+      try {
+        await d.forStream().detect({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) });
+      } catch (err) {
+        await d.release();
+        throw err;
+      }
       return d;
     };
 
@@ -91,7 +95,7 @@ export = function register(RED: NodeAPI): void {
       if (def.model && config === null) throw new Error(tr('errors.noConfig'));
       if (config !== null) {
         const use = await config.use(node, 'face-detection');
-        const d = use.manifest !== null ? new SingleFaceDetector(await BlazeFaceDetector.load(use.manifest, use.session)) : await loadFaceDetector(choice, use.session);
+        const d = await loadFaceDetector(use.manifest ?? choice, use.session);
         provider = d.provider;
         return warmUp(d);
       }
@@ -131,10 +135,13 @@ export = function register(RED: NodeAPI): void {
         if (targets.length === 0) {
           send({ ...rest, payload: { ...base, face: null, crop: null, cropBox: null } satisfies FacePayload });
         } else {
-          const crops = targets.map((face) => cropImage(frame, face.box));
           // A string: Node-RED's copies on fan-out share it rather than copy it; msg properties go
           // on through VS, VD, fusion and rules, so the thumbnail reaches a dashboard with the label.
-          const thumbnails = thumbnail !== null && thumbnail > 0 ? await Promise.all(crops.map(async (crop) => jpegDataUrl((await jpegThumbnail(crop, thumbnail)).jpeg))) : null;
+          // The face box alone is cut for it, and only when thumbnails are asked for.
+          const thumbnails =
+            thumbnail !== null && thumbnail > 0
+              ? await Promise.all(targets.map(async (face) => jpegDataUrl((await jpegThumbnail(cropImage(frame, face.box), thumbnail)).jpeg)))
+              : null;
           const out: NodeMessage[] = targets.map((face, i) => {
             // VS may widen and turn its crop: the face goes on with the room around it that that needs.
             const context = faceContextBox(face, frame.width, frame.height);

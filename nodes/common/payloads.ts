@@ -1,9 +1,7 @@
 /** Checks of incoming payloads (clear messages for wrong wiring), and small helpers on them. */
 import { COMPOUND_NAMES, NUM_COMPOUND } from '../../src/core';
-import type { AudioPayload, BoxArray, FacePayload, FramePayload, ProbsPayload, RankedCompound } from '../../src/nodes-api/messages';
-import { clipBox } from '../../src/vision/image';
+import type { AudioPayload, FacePayload, FramePayload, ProbsPayload, RankedCompound } from '../../src/nodes-api/messages';
 import type { TargetPolicy } from '../../src/vision/target';
-import type { Box } from '../../src/vision/types';
 
 /** A frame payload, checked enough to fail with a clear message. */
 export function asFrame(payload: unknown): FramePayload {
@@ -16,12 +14,6 @@ export function asFrame(payload: unknown): FramePayload {
   }
   if (typeof p.stream !== 'string' || !Number.isInteger(p.frame) || typeof p.fps !== 'number') throw new Error('msg.payload lacks stream, frame or fps');
   return p as FramePayload;
-}
-
-/** The whole-pixel box cropImage cuts for `box` in a width×height frame. */
-export function cropBoxOf(box: Readonly<Box>, width: number, height: number): BoxArray {
-  const c = clipBox(box, width, height);
-  return [Math.floor(c[0]), Math.floor(c[1]), Math.ceil(c[2]), Math.ceil(c[3])];
 }
 
 /** A face payload, checked enough to fail with a clear message. */

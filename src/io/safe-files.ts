@@ -353,6 +353,17 @@ export function sweepStaleTemporaries(dir: string): string[] {
   return removed;
 }
 
+/** Folders swept in this process: a batch writing many results sweeps each folder once. */
+const sweptFolders = new Set<string>();
+
+/** sweepStaleTemporaries, once per folder and process (every write calls it). */
+export function sweepStaleTemporariesOnce(dir: string): void {
+  const key = path.resolve(dir);
+  if (sweptFolders.has(key)) return;
+  sweptFolders.add(key);
+  sweepStaleTemporaries(key);
+}
+
 /**
  * Checks that `file` may be written: it does not exist, or it is a regular file (not a symlink,
  * folder, device, FIFO or socket); its folder exists; its name fits the file system. Call it
@@ -408,7 +419,7 @@ function writeFailed(file: string, err: unknown): FileInputError {
  */
 export function writeFileAtomic(file: string, content: string | Uint8Array, option?: string): void {
   checkOutputTarget(file, option);
-  sweepStaleTemporaries(path.dirname(path.resolve(file)));
+  sweepStaleTemporariesOnce(path.dirname(path.resolve(file)));
   const tmp = temporaryPath(file);
   try {
     fs.writeFileSync(tmp, content, { flag: 'wx', mode: 0o644 });
@@ -427,7 +438,7 @@ export function writeFileAtomic(file: string, content: string | Uint8Array, opti
  */
 export async function writeFileAtomicAsync(file: string, content: string | Uint8Array, option?: string): Promise<void> {
   checkOutputTarget(file, option);
-  sweepStaleTemporaries(path.dirname(path.resolve(file)));
+  sweepStaleTemporariesOnce(path.dirname(path.resolve(file)));
   const tmp = temporaryPath(file);
   let handle: fs.promises.FileHandle | undefined;
   try {

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, oneLine } from '../io/errors';
-import { checkOutputTarget, FileInputError, releaseTemporary, showPath, sweepStaleTemporaries, temporaryPath } from '../io/safe-files';
+import { checkOutputTarget, FileInputError, releaseTemporary, showPath, sweepStaleTemporariesOnce, temporaryPath } from '../io/safe-files';
 import type { AnalyzeResult } from '../pipeline/analyze';
 import { abawText, type AbawOptions } from './abaw';
 import { csvText } from './csv';
@@ -99,7 +99,7 @@ export function writeOutputs(
   // Every target is a new file or a regular one (never a symlink, device, FIFO or folder), checked
   // before anything is written; temporary files of ours left by a killed run are removed.
   for (const format of unique) checkOutputTarget(outputFile(result.input, outDir, format));
-  sweepStaleTemporaries(path.resolve(outDir));
+  sweepStaleTemporariesOnce(outDir);
   const planned: Array<{ file: string; content: string | Buffer; tmp: string }> = [];
   const cannot: Array<{ format: OutputFormat; why: InputError }> = [];
   for (const format of unique) {
