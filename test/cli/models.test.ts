@@ -3,7 +3,6 @@
  * process), on the bundled models and on copies of them in temporary folders.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,31 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { requireTorch } from '../helpers/python';
 import { DEFAULT_MODELS_DIR, listManifests } from '../../src/models/manifest';
-import { CER } from '../helpers/cli';
-import { REPO_ROOT } from '../helpers/testdata';
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI without blocking this process (the URL tests serve files from here meanwhile). */
-function cer(args: string[], timeoutMs = 120000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CER, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+import { cerAsync as cer } from '../helpers/cli';
 
 const SOURCE_ID = 'vs-fer2013-minixception';
 
@@ -258,7 +233,7 @@ describe('cer models', function () {
     it('exports a model with its manifest (when python3-torch is installed)', async function () {
       requireTorch(this);
       const out = track(tmpDir('cer-models-export-'));
-      const r = await cer(['models', 'export', 'vd', '--random-weights', '--out', out], 300000);
+      const r = await cer(['models', 'export', 'vd', '--random-weights', '--out', out], { timeoutMs: 300000 });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^exported vd-lstm-random: .*vd-lstm-random\.onnx \([\d.]+ MB, sha256 [0-9a-f]{64}\) and .*vd-lstm-random\.json$/m);
       const list = await cer(['models', 'list', '--dir', out]);

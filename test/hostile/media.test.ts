@@ -12,7 +12,7 @@
  * counts connections.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,8 +32,8 @@ import {
   refusedDemuxer,
 } from '../../src/media/source';
 import type { MediaInfo } from '../../src/media/types';
-import { CER } from '../helpers/cli';
-import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
+import { cerAsync } from '../helpers/cli';
+import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 import { ffmpegChildren, helper, NODES, type FlowNode, type TestMessage } from '../nodes/helpers';
 
 const PLAYLIST_REFUSED = /is an HLS playlist \(#EXTM3U\), not a media file: local playlists are refused because they make ffmpeg open other files \(set CER_ALLOW_PLAYLISTS=1 to allow HLS playlists and concat lists that name local files\)$/;
@@ -75,29 +75,6 @@ function mediaProcessesMentioning(dir: string): number[] {
     }
   }
   return found;
-}
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI in a child process, without blocking this one (the HTTP listener keeps counting). */
-function cerAsync(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CER, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
 }
 
 function hls(...segments: string[]): string {

@@ -7,7 +7,6 @@
  * printed. Real models, the real CLI.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -19,8 +18,8 @@ import { DEFAULT_MODELS_DIR, listManifests, loadManifest, loadManifestSync, MAX_
 import { manifestForBareOnnx } from '../../src/models/recognise';
 import { acquireSession, missingGpuDriver, verifyModelFile } from '../../src/models/session';
 import { WorkerSession } from '../../src/models/worker-session';
-import { CER } from '../helpers/cli';
-import { ASTRONAUT_PNG, REPO_ROOT } from '../helpers/testdata';
+import { cerAsync as cer, type CliResult } from '../helpers/cli';
+import { ASTRONAUT_PNG } from '../helpers/testdata';
 
 type Json = Record<string, unknown>;
 
@@ -48,30 +47,8 @@ async function modelError(p: Promise<unknown>): Promise<string> {
   assert.fail('expected a ModelError');
 }
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cer(args: string[], timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CER, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
 /** One stderr line, `cer: …`, and exit status 1. */
-function oneLineFailure(r: Run): string {
+function oneLineFailure(r: CliResult): string {
   assert.equal(r.status, 1, r.stderr);
   const lines = r.stderr.trimEnd().split('\n').filter((l) => !/^cer: ff(mpeg|probe): /.test(l));
   assert.equal(lines.length, 1, r.stderr);
