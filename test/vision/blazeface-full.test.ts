@@ -12,7 +12,7 @@ import { BlazeFaceDetector } from '../../src/vision/blazeface';
 import { iou } from '../../src/vision/blazeface-decode';
 import type { FaceDetection } from '../../src/vision/types';
 import { decodeImageForTest, probeSizeForTest } from '../helpers/decode';
-import { ASTRO_LEFT_EYE, ASTRO_MOUTH, ASTRO_NOSE, ASTRO_RIGHT_EYE, contains, near } from '../helpers/astronaut';
+import { assertAstronautFace } from '../helpers/astronaut';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 
 const FULL_MANIFEST = path.join(DEFAULT_MODELS_DIR, 'blazeface-full-192.json');
@@ -84,15 +84,7 @@ describe('vision/blazeface full-range (blazeface-full-192)', function () {
     assert.equal(ref.length, 1);
     const [face] = faces;
     assert.ok(face.score > 0.85, `score ${face.score}`);
-    const eyesMid: [number, number] = [(ASTRO_RIGHT_EYE[0] + ASTRO_LEFT_EYE[0]) / 2, (ASTRO_RIGHT_EYE[1] + ASTRO_LEFT_EYE[1]) / 2];
-    for (const p of [eyesMid, ASTRO_NOSE, ASTRO_MOUTH]) assert.ok(contains(face.box, p), `box holds (${p.join(', ')})`);
-    const kp = face.keypoints ?? [];
-    assert.equal(kp.length, 6);
-    assert.ok(near(kp[0], ASTRO_RIGHT_EYE, 10), `right eye ${kp[0].join(', ')}`);
-    assert.ok(near(kp[1], ASTRO_LEFT_EYE, 10), `left eye ${kp[1].join(', ')}`);
-    assert.ok(near(kp[2], ASTRO_NOSE, 10), `nose ${kp[2].join(', ')}`);
-    assert.ok(near(kp[3], ASTRO_MOUTH, 10), `mouth ${kp[3].join(', ')}`);
-    assert.ok(kp[4][0] < kp[0][0] && kp[5][0] > kp[1][0], 'ears outside the eyes');
+    assertAstronautFace(face);
     const overlap = iou(face.box, ref[0].box);
     console.log(`      IoU with front-128: ${overlap.toFixed(3)}`);
     assert.ok(overlap >= 0.7, `IoU ${overlap}`);
