@@ -37,10 +37,10 @@
  * finally kills ffmpeg (SIGKILL) and awaits its exit before the loop statement ends.
  */
 import * as os from 'node:os';
-import { resolveFfmpeg, type ResolvedBinary } from './binaries';
+import { resolveFfmpeg } from './binaries';
 import { MediaError } from './errors';
 import { probeMedia } from './probe';
-import { OutputPump, abortError, lastMeaningfulLine, spawnTool } from './process';
+import { OutputPump, abortError, lastMeaningfulLine, spawnTool, type DecoderOptions, type DecoderStarted } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
 import type { AudioStreamInfo, MediaInfo } from './types';
 
@@ -61,34 +61,12 @@ export interface AudioChunk {
   readonly samples: Float32Array;
 }
 
-export interface DecodeAudioOptions {
-  /** Stops decoding: ffmpeg is killed at once and the generator throws a MediaError named 'AbortError'. */
-  readonly signal?: AbortSignal;
-  /** Accept rtsp://, http(s):// … streams and /dev/video* devices (default false: files only). */
-  readonly allowLive?: boolean;
-  /** The input's probeMedia() result, when the caller has it (saves running ffprobe again). */
-  readonly info?: MediaInfo;
+export interface DecodeAudioOptions extends DecoderOptions<AudioDecoderStarted> {
   /** Samples per chunk, in seconds (default 0.5 = 8000 samples); the last chunk may be shorter. */
   readonly chunkSeconds?: number;
-  /**
-   * Keep going on corrupt or truncated data, reporting it through onWarning, instead of throwing
-   * after the last chunk that could be decoded (default false).
-   */
-  readonly tolerateCorruption?: boolean;
-  /** Errors ffmpeg logs that do not stop decoding, one line each. */
-  readonly onWarning?: (message: string) => void;
-  /** Called once ffmpeg runs, with its pid and command line (for logs, and for tests that watch the process). */
-  readonly onStart?: (started: AudioDecoderStarted) => void;
-  /** The ffmpeg / ffprobe to use; resolveFfmpeg() / resolveFfprobe() by default. */
-  readonly ffmpeg?: ResolvedBinary;
-  readonly ffprobe?: ResolvedBinary;
 }
 
-export interface AudioDecoderStarted {
-  readonly pid: number;
-  readonly binary: ResolvedBinary;
-  readonly args: readonly string[];
-  readonly info: MediaInfo;
+export interface AudioDecoderStarted extends DecoderStarted {
   /** The audio stream being decoded. */
   readonly audio: AudioStreamInfo;
 }
@@ -140,20 +118,7 @@ export async function* decodeAudio(input: string, options: DecodeAudioOptions = 
   const args = audioArgs(source, audio);
   const pump = new ChunkPump(input, chunkSamples, audio.duration, options);
   const tool = await spawnTool(ffmpeg, args, { onStderrLine: (line) => pump.onStderrLine(line) });
-  const onAbort = (): void => {
-    pump.abort();
-    void tool.kill();
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    pump.attach(tool);
-    options.onStart?.({ pid: tool.pid, binary: ffmpeg, args, info, audio });
-    yield* pump.drain(tool, signal);
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    pump.detach();
-    await tool.kill();
-  }
+  yield* pump.run(tool, signal, () => options.onStart?.({ pid: tool.pid, binary: ffmpeg, args, info, audio }));
 }
 
 /** The whole audio track of a file at once (decodeAudio collected into one array). */

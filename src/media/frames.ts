@@ -28,27 +28,12 @@
 import { resolveFfmpeg, type ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
 import { probeMedia } from './probe';
-import { BufferPool, OutputPump, abortError, lastMeaningfulLine, runTool, spawnTool, type ToolProcess } from './process';
+import { BufferPool, OutputPump, abortError, lastMeaningfulLine, runTool, spawnTool, type DecoderOptions, type ToolProcess } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
 import { decodeStill, type StillDecoder } from './still';
 import type { FrameRate, MediaInfo, RgbImage, VideoFrame, VideoStreamInfo } from './types';
 
-export interface DecodeFramesOptions {
-  /** Stops decoding: ffmpeg is killed at once and the generator throws a MediaError named 'AbortError'. */
-  readonly signal?: AbortSignal;
-  /** Accept rtsp://, http(s):// … streams and /dev/video* devices (default false: files only). */
-  readonly allowLive?: boolean;
-  /** The input's probeMedia() result, when the caller has it (saves running ffprobe again). */
-  readonly info?: MediaInfo;
-  /**
-   * Keep going on corrupt or truncated data, reporting it through onWarning, instead of throwing
-   * after the last frame that could be decoded (default false).
-   */
-  readonly tolerateCorruption?: boolean;
-  /** Errors ffmpeg logs that do not stop decoding (e.g. a concealed damaged macroblock), one line each. */
-  readonly onWarning?: (message: string) => void;
-  /** Called once ffmpeg runs, with its pid and command line (for logs, and for tests that watch the process). */
-  readonly onStart?: (started: DecoderStarted) => void;
+export interface DecodeFramesOptions extends DecoderOptions {
   /**
    * Reuse frame buffers: a yielded frame's data is valid only until the next frame is asked for
    * (saves allocating and collecting a frame-sized buffer per frame). Default false.
@@ -63,18 +48,8 @@ export interface DecodeFramesOptions {
   readonly decoderThreads?: number;
   /** What the ffmpeg build supports, when the caller has asked already (ffmpegFeatures). */
   readonly features?: FfmpegFeatures;
-  /** The ffmpeg / ffprobe to use; resolveFfmpeg() / resolveFfprobe() by default. */
-  readonly ffmpeg?: ResolvedBinary;
-  readonly ffprobe?: ResolvedBinary;
   /** Who reads a still JPEG/PNG/WebP file when `info` is not given (see ProbeOptions.stillDecoder). */
   readonly stillDecoder?: StillDecoder;
-}
-
-export interface DecoderStarted {
-  readonly pid: number;
-  readonly binary: ResolvedBinary;
-  readonly args: readonly string[];
-  readonly info: MediaInfo;
 }
 
 /** Frames whose pixels have arrived but whose pts line has not, before giving up waiting for it. */
@@ -114,22 +89,9 @@ export async function* decodeFrames(input: string, options: DecodeFramesOptions 
   const pool = options.bufferPool ?? (options.reuseBuffers ? new BufferPool() : undefined);
   const pump = new FramePump(input, video, options, pool);
   const tool = await spawnTool(ffmpeg, args, { extraOutputs: 1, onStderrLine: (line) => pump.onStderrLine(line) });
-  const onAbort = (): void => {
-    pump.abort();
-    void tool.kill();
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    pump.attach(tool);
-    options.onStart?.({ pid: tool.pid, binary: ffmpeg, args, info });
-    for await (const frame of pump.drain(tool, signal)) {
-      yield frame;
-      if (options.reuseBuffers) pool?.put(frame.data);
-    }
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    pump.detach();
-    await tool.kill();
+  for await (const frame of pump.run(tool, signal, () => options.onStart?.({ pid: tool.pid, binary: ffmpeg, args, info }))) {
+    yield frame;
+    if (options.reuseBuffers) pool?.put(frame.data);
   }
 }
 

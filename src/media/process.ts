@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import type { ResolvedBinary } from './binaries';
 import { MediaError } from './errors';
 import { refusedDemuxer, refusedFormatDetail, refusedReference } from './source';
+import type { MediaInfo } from './types';
 
 export interface ToolExit {
   /** Exit code, null when the process was ended by a signal. */
@@ -354,8 +355,36 @@ export class ChunkAssembler {
 export const FATAL_DECODE_LINES = [/partial file/i, /Invalid data found when processing input/i, /moov atom not found/i, /\btruncated\b/i];
 
 export interface OutputPumpOptions {
+  /**
+   * Keep going on corrupt or truncated data, reporting it through onWarning, instead of throwing
+   * after the last frame or chunk that could be decoded (default false).
+   */
   readonly tolerateCorruption?: boolean;
+  /** Errors ffmpeg logs that do not stop decoding (e.g. a concealed damaged macroblock), one line each. */
   readonly onWarning?: (message: string) => void;
+}
+
+/** What a decoder tells its caller once ffmpeg runs. */
+export interface DecoderStarted {
+  readonly pid: number;
+  readonly binary: ResolvedBinary;
+  readonly args: readonly string[];
+  readonly info: MediaInfo;
+}
+
+/** The options the ffmpeg decoders (decodeFrames, decodeAudio) share. */
+export interface DecoderOptions<Started extends DecoderStarted = DecoderStarted> extends OutputPumpOptions {
+  /** Stops decoding: ffmpeg is killed at once and the generator throws a MediaError named 'AbortError'. */
+  readonly signal?: AbortSignal;
+  /** Accept rtsp://, http(s):// … streams and /dev/video* devices (default false: files only). */
+  readonly allowLive?: boolean;
+  /** The input's probeMedia() result, when the caller has it (saves running ffprobe again). */
+  readonly info?: MediaInfo;
+  /** Called once ffmpeg runs, with its pid and command line (for logs, and for tests that watch the process). */
+  readonly onStart?: (started: Started) => void;
+  /** The ffmpeg / ffprobe to use; resolveFfmpeg() / resolveFfprobe() by default. */
+  readonly ffmpeg?: ResolvedBinary;
+  readonly ffprobe?: ResolvedBinary;
 }
 
 /**
@@ -398,9 +427,9 @@ export abstract class OutputPump<T> {
 
   /**
    * The items in order as ffmpeg writes them, then its exit checked (checkEnd). An abort throws the
-   * input's AbortError. The caller detaches and kills the tool when done.
+   * input's AbortError. run() attaches the pump before and kills the tool after.
    */
-  async *drain(tool: ToolProcess, signal?: AbortSignal): AsyncGenerator<T, void, undefined> {
+  private async *drain(tool: ToolProcess, signal?: AbortSignal): AsyncGenerator<T, void, undefined> {
     for (;;) {
       if (signal?.aborted) throw abortError(this.input);
       const item = this.take();
@@ -420,6 +449,28 @@ export abstract class OutputPump<T> {
     const inside = exit.code !== 0 ? refusedReference(tail) : null;
     if (inside !== null) throw new MediaError('UNSUPPORTED_INPUT', this.input, inside);
     this.checkEnd(exit.code, exit.signal, tail);
+  }
+
+  /**
+   * The items of `tool` (drain) with this pump attached; an abort of `signal` kills ffmpeg at once.
+   * However the loop ends (done, break, throw in the consumer, abort, ffmpeg failure) ffmpeg is
+   * killed (SIGKILL) and awaited before the loop statement ends. `started` is called once attached.
+   */
+  async *run(tool: ToolProcess, signal: AbortSignal | undefined, started: () => void): AsyncGenerator<T, void, undefined> {
+    const onAbort = (): void => {
+      this.abort();
+      void tool.kill();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.attach(tool);
+      started();
+      yield* this.drain(tool, signal);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.detach();
+      await tool.kill();
+    }
   }
 
   private readonly onData = (chunk: Buffer): void => {

@@ -19,7 +19,7 @@ import {
 } from '../core';
 import { resolveFfmpeg } from '../media/binaries';
 import { InputError } from '../io/errors';
-import { decodeFramesInWorker, FrameDecoderThread } from '../media/frame-worker';
+import { FrameDecoderThread } from '../media/frame-worker';
 import { ffmpegFeatures } from '../media/frames';
 import { probeMedia } from '../media/probe';
 import { frameRateValue, type MediaInfo, type VideoFrame } from '../media/types';
@@ -34,6 +34,7 @@ import { SileroVAD } from '../stages/vad';
 import { AudioTrack } from './audio-track';
 import { StreamVisualVotes, type VisualVotes } from '../stages/visual-stream';
 import { StaticVisualStage, type VSCropOptions } from '../stages/vs';
+import { AUDIO_ONLY_FPS, MouthCueSchedule, resultFps, scheduleAudioOnly, scheduleFrames, type FrameStep } from './schedule';
 import { summarizeResults, type AnalysisSummary } from './summary';
 import { DEFAULT_DETECTOR, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../vision/auto-detector';
 import type { TargetPolicy } from '../vision/target';
@@ -269,15 +270,6 @@ async function modelsFor(models: string, tasks: readonly ModelTask[]): Promise<M
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** Mouth-open measurements per second by default (see PipelineOptions.mouthCueEvery). */
-export const MOUTH_CUE_RATE = 10;
-
-/** Seconds of results that may wait for the audio side (A lags by its 4 s windows and its batches). */
-export const MAX_PENDING_SECONDS = 12;
-
-/** Results per second for an input without video (speech and A only). */
-export const AUDIO_ONLY_FPS = 25;
-
 export interface AnalyzeProgress {
   readonly frame: number;
   /** Expected frame count, when the container says. */
@@ -322,7 +314,8 @@ export interface AnalyzeResult {
 
 /**
  * Analyses one input frame by frame, yielding each frame's results as soon as they are known
- * (one per frame, or one per face and frame with target `all`).
+ * (one per frame, or one per face and frame with target `all`). When each part runs is
+ * schedule.ts's; this says what a frame's work and its result are.
  */
 export async function* analyzeFrames(
   pipeline: Pipeline,
@@ -335,7 +328,7 @@ export async function* analyzeFrames(
   const compat = po.referenceCompat ?? false;
   const rate = info.frameRate;
   // The reference reads an integer fps (29.97 → 29); VD truncates it itself in compat mode.
-  const fps = rate ? frameRateValue(rate) : info.hasVideo ? 25 : AUDIO_ONLY_FPS;
+  const fps = resultFps(info);
   const faces = new FaceStage(pipeline.detector, policy, { fps, referenceCompat: compat, minTargetScore: po.minTargetScore });
   const visual = new StreamVisualVotes(() => pipeline.createVD(), compat);
   const fused = new Float64Array(NUM_BASIC);
@@ -350,28 +343,9 @@ export async function* analyzeFrames(
     allowLive: options.allowLive,
     signal: options.signal,
   });
+  const mouth = new MouthCueSchedule(pipeline.mouth, fps, po.mouthCueEvery);
 
-  const mouthEvery = po.mouthCueEvery ?? Math.max(1, Math.round(fps / MOUTH_CUE_RATE));
-  const heldMouth = new Map<number, Promise<number>>();
-  const measureMouth = (frame: VideoFrame, face: TrackedFace): Promise<number | null> => {
-    if (pipeline.mouth === null) return Promise.resolve(null);
-    const held = heldMouth.get(face.track);
-    if (held !== undefined && frame.index % mouthEvery !== 0) return held;
-    const gap = pipeline.mouth.measure(frame, face.box).then((m) => m.gap);
-    heldMouth.set(face.track, gap);
-    return gap;
-  };
-
-  /**
-   * A frame's result. The mouth-open cue takes its crop now and runs in its worker thread while the
-   * caller goes on to the next frame; the result is put together when the cue and the audio are done.
-   */
-  const finish = (frame: VideoFrame, face: TrackedFace | null, votes: VisualVotes): Promise<FrameResult> => {
-    const mouthPromise = face ? measureMouth(frame, face) : Promise.resolve(null);
-    const at = { index: frame.index, t: frame.t };
-    return assemble(at, face, votes, mouthPromise);
-  };
-
+  /** A frame's result, put together when its mouth cue and the audio up to it are done. */
   const assemble = async (
     frame: { index: number; t: number },
     face: TrackedFace | null,
@@ -399,75 +373,50 @@ export async function* analyzeFrames(
     };
   };
 
-  const startedAt = performance.now();
-  if (!info.hasVideo) {
-    // Audio only: one result per 1/AUDIO_ONLY_FPS s of audio, with A and speech alone.
-    try {
-      const n = Math.ceil((info.duration ?? 0) * AUDIO_ONLY_FPS);
-      for (let index = 0; index < n; index++) {
-        yield await finish({ index, t: index / AUDIO_ONLY_FPS, width: 0, height: 0, data: new Uint8Array(0) }, null, { vs: null, vd: null });
-        options.onProgress?.({ frame: index + 1, frames: n, elapsed: (performance.now() - startedAt) / 1000 });
+  /**
+   * Everything that reads the frame's pixels starts now (VS and the mouth cue cut their crops at
+   * once). VS runs in its own thread, so the next frame's face is detected while it works; its
+   * votes are taken in frame order by the step. A frame without a face still has a result (and
+   * clears VD); with target `all`, one per face.
+   */
+  const begin = async (frame: VideoFrame): Promise<FrameStep<FrameResult>> => {
+    const targets = await faces.targets(frame, frame.index);
+    const tracks = targets.map((f) => f.track);
+    const at = { index: frame.index, t: frame.t };
+    const begun = (targets.length > 0 ? targets : [null]).map((face) => ({
+      face,
+      vs: face ? pipeline.vs.run(frame, face.box, { keypoints: face.keypoints }) : Promise.resolve(null),
+      mouth: face ? mouth.measure(frame, face) : Promise.resolve(null),
+    }));
+    const lastRun = pipeline.vs.runs;
+    // Observed at once, so that a failure is not an unhandled rejection while earlier frames are stepped.
+    for (const b of begun) b.vs.catch(() => undefined);
+    return async (emit) => {
+      if (!pipeline.vs.sentAll(lastRun)) pipeline.vs.flush();
+      for (const { face, vs, mouth } of begun) {
+        const votes = await visual.step({ frame: at.index, fps, policy, tracks, face }, await vs);
+        emit(assemble(at, face, votes, mouth));
       }
-    } finally {
-      await audio.close();
-    }
-    return;
-  }
-  // Results wait here until their mouth cue and audio are done. A's 4 s windows make it lag the
-  // frames by seconds; the visual models go on meanwhile (A runs in its own thread) rather than wait.
-  const inFlight: Array<{ readonly result: Promise<FrameResult>; settled: boolean }> = [];
-  const maxPending = Math.max(2, Math.ceil(MAX_PENDING_SECONDS * fps));
-  const track = (result: Promise<FrameResult>): void => {
-    const entry = { result, settled: false };
-    // Observed at once, so that a failure is not an unhandled rejection before its turn comes.
-    result.then(
-      () => (entry.settled = true),
-      () => (entry.settled = true),
-    );
-    inFlight.push(entry);
+    };
   };
-  /** The visual steps of earlier frames, in order, to run once later frames' models have started. */
-  const steps: Array<() => Promise<void>> = [];
-  const maxSteps = pipeline.vs.batch === 1 ? 1 : 2 * pipeline.vs.batch;
+
+  const startedAt = performance.now();
+  const onProgress = options.onProgress;
+  const progress = onProgress && ((frame: number, frames: number | null) => onProgress({ frame, frames, elapsed: (performance.now() - startedAt) / 1000 }));
   try {
-    for await (const frame of decodeFramesInWorker(input, {
-      info,
-      signal: options.signal,
-      allowLive: options.allowLive,
-      reuseBuffers: true,
-      thread: pipeline.decoderThread,
-    })) {
-      const targets = await faces.targets(frame, frame.index);
-      const tracks = targets.map((f) => f.track);
-      // Everything that reads the frame's pixels starts now (VS and the mouth cue cut their crops at
-      // once; the decoder reuses the frame's memory for the next one). VS runs in its own thread,
-      // so the next frame's face is detected while it works; its votes are taken in frame order.
-      // A frame without a face still has a result (and clears VD); with target `all`, one per face.
-      const at = { index: frame.index, t: frame.t };
-      const begun = (targets.length > 0 ? targets : [null]).map((face) => ({
-        face,
-        vs: face ? pipeline.vs.run(frame, face.box, { keypoints: face.keypoints }) : Promise.resolve(null),
-        mouth: face ? measureMouth(frame, face) : Promise.resolve(null),
-      }));
-      const lastRun = pipeline.vs.runs;
-      // Observed at once, so that a failure is not an unhandled rejection while earlier frames are stepped.
-      for (const b of begun) b.vs.catch(() => undefined);
-      // Up to two batches of VS crops wait (one with the model, one filling), one frame without batches.
-      while (steps.length >= maxSteps) await (steps.shift() as () => Promise<void>)();
-      steps.push(async () => {
-        if (!pipeline.vs.sentAll(lastRun)) pipeline.vs.flush();
-        for (const { face, vs, mouth } of begun) {
-          const votes = await visual.step({ frame: at.index, fps, policy, tracks, face }, await vs);
-          track(assemble(at, face, votes, mouth));
-        }
+    if (!info.hasVideo) {
+      // Audio only: A and speech alone.
+      yield* scheduleAudioOnly(info, (index, t) => assemble({ index, t }, null, { vs: null, vd: null }, Promise.resolve(null)), progress);
+    } else {
+      yield* scheduleFrames(input, info, begin, {
+        fps,
+        vsBatch: pipeline.vs.batch,
+        signal: options.signal,
+        allowLive: options.allowLive,
+        thread: pipeline.decoderThread,
+        onProgress: progress,
       });
-      // Results leave in order as they are done; the one of a frame at the earliest after the next
-      // frame's models, so that its mouth cue overlaps them.
-      while (inFlight.length > 1 && (inFlight[0].settled || inFlight.length > maxPending)) yield await (inFlight.shift() as (typeof inFlight)[number]).result;
-      options.onProgress?.({ frame: frame.index + 1, frames: info.frameCount, elapsed: (performance.now() - startedAt) / 1000 });
     }
-    while (steps.length > 0) await (steps.shift() as () => Promise<void>)();
-    while (inFlight.length > 0) yield await (inFlight.shift() as (typeof inFlight)[number]).result;
   } finally {
     await audio.close();
   }
