@@ -285,7 +285,7 @@ function subtitle(result: TimelineInput, options: TimelineOptions, multiFace: bo
   parts.push(`${result.frames} frame${result.frames === 1 ? '' : 's'}${result.fps ? ` at ${short(result.fps)} fps` : ''}`);
   parts.push(`VS ${result.models.vs}`, `VD ${result.models.vd}`, `A ${result.models.a ?? 'none'}`);
   parts.push(`fusion ${result.fusion.strategy}${result.fusion.preset ? ` ${result.fusion.preset}` : ''}`, `rule ${result.rule}`);
-  if (options.weighted === true) parts.push(`model rows: ${result.rule === 'none' ? 'rule-free' : result.rule} on P·w·v`);
+  if (options.weighted === true) parts.push('rows P·w·v');
   if (options.track !== undefined) parts.push(`track ${options.track}`);
   else if (multiFace) parts.push(trackGroups(result).length > 1 ? 'largest face per frame, then each track' : 'largest face per frame');
   return parts.join('  ·  ');
