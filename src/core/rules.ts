@@ -30,14 +30,16 @@ export function compoundScoresInto(
   offset = 0,
   outOffset = 0,
 ): void {
+  const mask = rule === 'rule1' || rule === 'rule1+rule2';
+  const weigh = rule === 'rule2' || rule === 'rule1+rule2';
   for (let k = 0; k < NUM_COMPOUND; k++) {
     let a = p[offset + I1[k]];
     let b = p[offset + I2[k]];
-    if (rule === 'rule1' || rule === 'rule1+rule2') {
+    if (mask) {
       if (!(a > RULE1_THRESHOLD)) a = 0;
       if (!(b > RULE1_THRESHOLD)) b = 0;
     }
-    if (rule === 'rule2' || rule === 'rule1+rule2') {
+    if (weigh) {
       out[outOffset + k] = a * CW1[k] + b * CW2[k];
     } else {
       out[outOffset + k] = a + b;
