@@ -2,13 +2,15 @@
  * Fit weights: collects the per-frame votes of labelled media (the fusion or compound rules
  * node's output) and, when told to fit, finds the fusion weights W by the paper's Dirichlet random
  * search (src/core/search.ts, the same as `cer fit-weights`). The result goes out as a fusion spec
- * that a fusion node takes as it comes (`msg.fusion`).
+ * that a fusion node takes as it comes (`msg.fusion`). The search keeps the best macro F1 over the six
+ * non-neutral classes (f1-1to6), or with the reference-compat setting the reference's objective, their
+ * mean recall (uar-1to6), as `cer fit-weights --reference-compat` does.
  *
  * A frame's true basic emotion is `msg.label` (a name such as "Happiness", a short name or an
  * index 0–6), else the `labels.json` beside the source file ({ "clip.mp4": "Sadness" }), else the
  * RAVDESS file-name code (03-01-05-… = angry; calm is left out).
  */
-import { dirichletSearch, NUM_BASIC } from '../../src/core';
+import { dirichletSearch, NUM_BASIC, type SearchMetric } from '../../src/core';
 import { isEndPayload, type FittedFusionPayload, type FusedPayload, type Modality } from '../../src/nodes-api/messages';
 import { labelIndex, labelOfSource } from '../common/labels';
 import { numberField, onOrderedInput, StatusDot } from '../common/adapter';
@@ -18,6 +20,8 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../commo
 interface CerFitWeightsDef extends NodeDef {
   samples: string | number;
   seed: string | number;
+  /** The reference's objective, uar-1to6 (absent in flows from before it: off). */
+  referenceCompat?: boolean;
 }
 
 interface Sample {
@@ -33,6 +37,7 @@ export = function register(RED: NodeAPI): void {
     const t = translator(RED, 'cer-fit-weights');
     const samples = Math.max(1, Math.floor(numberField(def.samples, 10000)));
     const seed = Math.max(1, Math.floor(numberField(def.seed, 1)));
+    const metric: SearchMetric = def.referenceCompat === true ? 'uar-1to6' : 'f1-1to6';
     let collected: Sample[] = [];
     const open = new Set<string>();
     let waitingFit: { msg: NodeMessage; send: SendFunction } | null = null;
@@ -49,14 +54,14 @@ export = function register(RED: NodeAPI): void {
       });
       const truth = Int32Array.from(used, (s) => s.truth);
       status.loading(t('status.fitting', { frames: used.length }));
-      const found = dirichletSearch({ probs, truth }, { metric: 'f1-1to6', task: 'basic', samples, seed });
+      const found = dirichletSearch({ probs, truth }, { metric, task: 'basic', samples, seed });
       const payload: FittedFusionPayload = {
         type: 'fusion',
         strategy: 'dirichlet',
         weights: found.weights,
-        search: { frames: used.length, samples, seed, score: found.score, metric: 'f1-1to6', models },
+        search: { frames: used.length, samples, seed, score: found.score, metric, models },
       };
-      status.ready(t('status.fitted', { frames: used.length, score: found.score.toFixed(3) }));
+      status.ready(t('status.fitted', { frames: used.length, metric: t(`metric.${metric}`), score: found.score.toFixed(3) }));
       send({ ...msg, payload, fusion: { strategy: payload.strategy, weights: payload.weights } });
       collected = [];
     };

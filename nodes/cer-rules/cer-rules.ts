@@ -1,8 +1,9 @@
 /**
- * Compound rules: a frame's fused scores in; the 7 compound-expression scores (rule-free, Rule 1
- * or Rule 2, src/core/rules.ts), the label (the highest score, ties to the first) and the top k out.
+ * Compound rules: a frame's fused scores in; the 7 compound-expression scores (rule-free, Rule 1,
+ * Rule 2 or both, src/core/rules.ts), the label (the highest score, ties to the first) and the top k out.
+ * `msg.rule` changes the rule from that message on, as `msg.fusion` changes the fusion node's fusion.
  */
-import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_COMPOUND, type Rule } from '../../src/core';
+import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_COMPOUND, RULES, type Rule } from '../../src/core';
 import { InputError } from '../../src/io/errors';
 import { checkFrameNumber, checkFusedScores, describe } from '../../src/io/votes';
 import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/nodes-api/messages';
@@ -24,7 +25,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const status = new StatusDot(node);
     const t = translator(RED, 'cer-rules');
-    const rule: Rule = isRule(def.rule) ? def.rule : 'none';
+    let rule: Rule = isRule(def.rule) ? def.rule : 'none';
     const k = Math.max(1, Math.min(NUM_COMPOUND, Math.floor(numberField(def.topK, 3))));
     const meter = new RateMeter();
     const compound = new Float64Array(NUM_COMPOUND);
@@ -41,6 +42,16 @@ export = function register(RED: NodeAPI): void {
 
     async function handle(msg: NodeMessage, send: SendFunction): Promise<void> {
       const payload = msg.payload;
+      if (msg.rule !== undefined) {
+        if (typeof msg.rule !== 'string' || !isRule(msg.rule)) {
+          throw new InputError(`msg.rule: expected one of ${RULES.join(', ')}, got ${describe(msg.rule)}`);
+        }
+        rule = msg.rule;
+        status.ready(t('status.ready', { rule }));
+        // A message that only sets the rule (an inject's timestamp, say) has nothing to score.
+        const scored = Array.isArray(payload) || isEndPayload(payload) || (typeof payload === 'object' && payload !== null && (payload as { type?: unknown }).type === 'fused');
+        if (!scored) return;
+      }
       if (isEndPayload(payload)) {
         send({ ...msg, payload: { ...payload, modality: 'compound' } });
         return;

@@ -32,7 +32,8 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'folder for the results, one file per input named after it', '.')
     .option('--format <formats>', 'output formats, comma-separated: json, csv, abaw (the challenge text file), png (a timeline)', 'json')
     .option('--fusion <preset|file>', 'paper-av8 (default with an acoustic model), paper-v (default without: --no-acoustic), paper-av7, or a JSON fusion object (e.g. from fit-weights)')
-    .option('--rule <rule>', 'none (default), rule1, rule2')
+    .option('--rule <rule>', 'none (default), rule1, rule2, rule1+rule2 (Rule 1\'s mask, then Rule 2\'s weights)')
+    .option('--timeline-weighted', "png: each model's row as the reference plots it, the rule on P_m·w_m·v_m (its weights in the fusion), not on P_m alone")
     .option('--no-acoustic', 'no acoustic model (A is null; the default fusion is then paper-v)')
     .option(
       '--models <default|list>',
@@ -68,7 +69,7 @@ export function buildProgram(): Command {
     .requiredOption('--in <file>', 'input JSON: { models, probs, fusion?, rule? }')
     .option('--out <file>', 'write the result here instead of stdout')
     .option('--fusion <preset|file>', 'override the input\'s fusion: paper-v, paper-av7, paper-av8, or a JSON fusion object (e.g. from fit-weights)')
-    .option('--rule <rule>', 'override the input\'s rule: none, rule1, rule2')
+    .option('--rule <rule>', 'override the input\'s rule: none, rule1, rule2, rule1+rule2')
     .addHelpText(
       'after',
       '\nExample:\n  cer fuse --in docs/samples/fuse-input.json\n  cer fuse --in docs/samples/fuse-input.json --fusion paper-av7 --rule rule2 --out fused.json',
@@ -95,12 +96,14 @@ export function buildProgram(): Command {
     .description('search fusion weights on labelled frames: Dirichlet random search for W, grid for v')
     .requiredOption('--in <file>', 'input JSON with models and probs, as for cer fuse')
     .requiredOption('--truth <file>', 'truth labels, one per input frame (or matched by frame name)')
-    .option('--strategy <strategy>', 'dirichlet (W) or hierarchical (W, then v on the grid 0.01…0.5 step 0.005)', 'dirichlet')
+    .option('--strategy <strategy>', 'dirichlet (W) or hierarchical (W, then v on the reference\'s grid: 0.01…0.495 step 0.005 for 2 models, 0.01…0.46 step 0.05 for 3)', 'dirichlet')
     .option('--samples <n>', 'Dirichlet samples', '10000')
     .option('--seed <s>', 'random seed (integer 1 … 4294967295)', '1')
-    .option('--metric <metric>', 'f1-1to6 (macro F1 without Neutral, the reference\'s), f1, uar; default f1-1to6 for basic, f1 for compound')
+    .option('--metric <metric>', 'f1-1to6 (macro F1 without Neutral), uar-1to6 (mean recall without Neutral, the reference\'s), f1, uar; default f1-1to6 for basic (uar-1to6 with --reference-compat), f1 for compound')
+    .option('--objective <metric>', 'the same as --metric')
+    .option('--reference-compat', 'the reference\'s search: --objective uar-1to6 unless told otherwise (basic task)')
     .option('--task <task>', 'basic or compound: which labels the truth holds', 'basic')
-    .option('--rule <rule>', 'compound task: rule applied before the argmax (none, rule1, rule2)')
+    .option('--rule <rule>', 'compound task: rule applied before the argmax (none, rule1, rule2, rule1+rule2)')
     .option('--out <file>', 'write the fusion object here instead of stdout')
     .option('--quiet', 'no progress on stderr')
     .addHelpText(

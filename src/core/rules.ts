@@ -3,7 +3,8 @@
  */
 import { argmax, COMPOUND_EXPRESSIONS, NUM_BASIC, NUM_COMPOUND } from './emotions';
 
-export const RULES = ['none', 'rule1', 'rule2'] as const;
+/** `rule1+rule2`: Rule 1's mask first, then Rule 2's weighted sum (both on, as the reference's searches can run them). */
+export const RULES = ['none', 'rule1', 'rule2', 'rule1+rule2'] as const;
 export type Rule = (typeof RULES)[number];
 
 /** Rule 1 keeps only scores strictly above 1/C, C = 7 (the reference's `p > 1/7`). */
@@ -29,14 +30,16 @@ export function compoundScoresInto(
   offset = 0,
   outOffset = 0,
 ): void {
+  const mask = rule === 'rule1' || rule === 'rule1+rule2';
+  const weigh = rule === 'rule2' || rule === 'rule1+rule2';
   for (let k = 0; k < NUM_COMPOUND; k++) {
     let a = p[offset + I1[k]];
     let b = p[offset + I2[k]];
-    if (rule === 'rule1') {
+    if (mask) {
       if (!(a > RULE1_THRESHOLD)) a = 0;
       if (!(b > RULE1_THRESHOLD)) b = 0;
-      out[outOffset + k] = a + b;
-    } else if (rule === 'rule2') {
+    }
+    if (weigh) {
       out[outOffset + k] = a * CW1[k] + b * CW2[k];
     } else {
       out[outOffset + k] = a + b;

@@ -1,15 +1,22 @@
 /**
  * Searching fusion weights on labelled data (paper §3.3, REFERENCE_BEHAVIOUR.md §3):
  * - Dirichlet random search for W: every class column drawn from Dirichlet(α = 1 per model);
- * - the hierarchical grid for v: 0.01 … 0.5 in steps of 0.005 per model.
+ * - the hierarchical grid for v, as the reference's `np.arange` has it: 0.01 … 0.495 step 0.005 per
+ *   model for two models (VS+VD), 0.01 … 0.46 step 0.05 for three (VS+VD+A).
  * The best candidate is the first one with the highest metric (strictly better replaces it).
+ *
+ * Metrics, from argmax predictions: `uar-1to6`, the mean recall over the six non-neutral classes
+ * (the metric the reference's searches keep), `f1-1to6` (macro F1 over the same six), `f1` and `uar`
+ * (macro over all classes; uar over those present in the truth). The two `-1to6` metrics leave out
+ * Neutral, a basic emotion: they have no meaning for compound labels, where class 0 is Fearfully
+ * Surprised, and are refused for the compound task.
  */
 import gammaRandom = require('@stdlib/random-base-gamma');
 import { NUM_BASIC, NUM_COMPOUND } from './emotions';
 import { macroF1FromCounts, uarFromCounts } from './metrics';
 import { compoundScoresInto, Rule } from './rules';
 
-export const SEARCH_METRICS = ['f1-1to6', 'f1', 'uar'] as const;
+export const SEARCH_METRICS = ['f1-1to6', 'uar-1to6', 'f1', 'uar'] as const;
 export type SearchMetric = (typeof SEARCH_METRICS)[number];
 export type SearchTask = 'basic' | 'compound';
 
@@ -59,16 +66,33 @@ export interface GridSearchResult {
   readonly score: number;
 }
 
-/** The hierarchical grid, 0.01 … 0.5 step 0.005, computed as k/200 so no rounding accumulates. */
-export const HIERARCHICAL_GRID: readonly number[] = Array.from({ length: 99 }, (_, i) => (i + 2) / 200);
+/**
+ * The hierarchical grid of two-model (VS+VD) searches: the reference's `np.arange(0.01, 0.5, 0.005)`,
+ * 98 values 0.01 … 0.495. Each value is k/200, the double nearest the decimal (0.365); numpy's
+ * arange gives 80 of the 98 one bit off it (0.36499999999999994), as the reference's stored `Mo` rows
+ * show. Argmax predictions, and so the search, differ only on exact ties.
+ */
+export const HIERARCHICAL_GRID: readonly number[] = Array.from({ length: 98 }, (_, i) => (i + 2) / 200);
+
+/**
+ * The hierarchical grid of three-model (VS+VD+A) searches: the reference's `np.arange(0.01, 0.5,
+ * 0.05)`, 10 values 0.01 … 0.46, each (1 + 5k)/100 (numpy's differ in the last bit for 6 of them:
+ * 0.060000000000000005).
+ */
+export const HIERARCHICAL_GRID_AV: readonly number[] = Array.from({ length: 10 }, (_, i) => (1 + 5 * i) / 100);
+
+/** The grid each model's v is searched on: HIERARCHICAL_GRID for up to two models, HIERARCHICAL_GRID_AV for more. */
+export function hierarchicalGrid(models: number): readonly number[] {
+  return models <= 2 ? HIERARCHICAL_GRID : HIERARCHICAL_GRID_AV;
+}
 
 const ALL_CLASSES = [0, 1, 2, 3, 4, 5, 6];
 const CLASSES_1_TO_6 = [1, 2, 3, 4, 5, 6];
 
 /** Averaged classes for a metric; fixed for the whole search so candidates are comparable. */
 export function metricClasses(objective: SearchObjective, truth: Int32Array): number[] {
-  if (objective.metric === 'f1-1to6') {
-    if (objective.task !== 'basic') throw new Error('metric f1-1to6 (Neutral excluded) applies to the basic task only');
+  if (objective.metric === 'f1-1to6' || objective.metric === 'uar-1to6') {
+    if (objective.task !== 'basic') throw new Error(`metric ${objective.metric} (Neutral excluded) applies to the basic task only`);
     return CLASSES_1_TO_6;
   }
   if (objective.metric === 'f1') return ALL_CLASSES;
@@ -140,6 +164,7 @@ class Scorer {
     }
     switch (this.objective.metric) {
       case 'uar':
+      case 'uar-1to6':
         return uarFromCounts(counts, NUM_BASIC, this.classes);
       default:
         return macroF1FromCounts(counts, NUM_BASIC, this.classes);
@@ -201,14 +226,15 @@ export function dirichletSearch(data: SearchData, options: DirichletSearchOption
   };
 }
 
-/** Grid search of the hierarchical model weights v for a given W. */
+/** Grid search of the hierarchical model weights v for a given W, on hierarchicalGrid(models). */
 export function hierarchicalGridSearch(data: SearchData, options: GridSearchOptions): GridSearchResult {
   const scorer = new Scorer(data, options);
   const M = scorer.models;
   if (options.weights.length !== M || options.weights.some((row) => row.length !== NUM_BASIC)) {
     throw new Error(`weights must be ${M} rows of 7 numbers`);
   }
-  const G = HIERARCHICAL_GRID.length;
+  const grid = hierarchicalGrid(M);
+  const G = grid.length;
   const total = G ** M;
   const k = new Int32Array(M);
   const Wv = new Float64Array(M * NUM_BASIC);
@@ -217,13 +243,13 @@ export function hierarchicalGridSearch(data: SearchData, options: GridSearchOpti
   const report = progressReporter(total, options.onProgress);
   for (let done = 0; done < total; ) {
     for (let m = 0; m < M; m++) {
-      const v = HIERARCHICAL_GRID[k[m]];
+      const v = grid[k[m]];
       for (let c = 0; c < NUM_BASIC; c++) Wv[m * NUM_BASIC + c] = options.weights[m][c] * v;
     }
     const score = scorer.score(Wv);
     if (score > bestScore) {
       bestScore = score;
-      bestV = Array.from(k, (i) => HIERARCHICAL_GRID[i]);
+      bestV = Array.from(k, (i) => grid[i]);
     }
     done++;
     report(done, bestScore);

@@ -8,6 +8,11 @@
  * first for the largest face of each frame, then once per track (up to MAX_TRACK_GROUPS, the
  * tracks seen longest), each group headed by its track.
  *
+ * With `weighted`, a model's row is drawn as the authors' reference code draws it: the argmax of the
+ * analysis's rule applied to P_m ⊙ w_m · v_m, the model's probabilities times its weights in the
+ * analysis's fusion (paper §3.3: w_m its row of W, v_m its hierarchical weight, 1 unless
+ * hierarchical; 1/M and 1 for the plain average). A model outside the fusion then has no row.
+ *
  * Drawn as SVG and rendered to PNG by resvg (a Rust renderer in a prebuilt npm binary: no browser,
  * no downloads). Text needs one font on the machine: resvg reads the system's fonts (on Debian,
  * fonts-dejavu-core gives DejaVu Sans); `fontFiles` or the environment variable CER_FONT (a
@@ -15,8 +20,9 @@
  */
 import * as path from 'node:path';
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
-import { argmax, COMPOUND_EXPRESSIONS, NUM_COMPOUND } from '../core/emotions';
-import { compoundScores } from '../core/rules';
+import { argmax, COMPOUND_EXPRESSIONS, NUM_BASIC, NUM_COMPOUND } from '../core/emotions';
+import { FUSION_PRESETS, resolveFusion, type FusionSpec } from '../core/fusion';
+import { compoundScores, type Rule } from '../core/rules';
 import type { AnalyzeResult } from '../pipeline/analyze';
 import { compoundIndex } from './abaw';
 import { type FrameSlot, selectPerFrame } from './frames';
@@ -53,6 +59,8 @@ export interface TimelineOptions {
   readonly track?: number;
   /** Font files (.ttf/.otf) to use besides the system's; CER_FONT in the environment adds one. */
   readonly fontFiles?: readonly string[];
+  /** Each model's row as the reference draws it: the rule on P_m ⊙ w_m · v_m (see the module comment). */
+  readonly weighted?: boolean;
 }
 
 export interface TimelineData {
@@ -61,22 +69,65 @@ export interface TimelineData {
   readonly rows: Readonly<Record<TimelineRow, ReadonlyArray<number | null>>>;
   /** Per row: whether its model gave anything at all (a row without is drawn as "not used"). */
   readonly present: Readonly<Record<TimelineRow, boolean>>;
+  /** Weighted rows only: the models' rows that have no weight in the analysis's fusion (drawn empty). */
+  readonly unfused: readonly TimelineRow[];
+}
+
+const MODEL_ROWS = ['VS', 'VD', 'A'] as const;
+type ModelRow = (typeof MODEL_ROWS)[number];
+const VOTE_OF: Readonly<Record<ModelRow, 'vs' | 'vd' | 'a'>> = { VS: 'vs', VD: 'vd', A: 'a' };
+
+/**
+ * Per model row, w_m · v_m of the analysis's fusion (7 numbers), or null for a model outside it.
+ * The models a fusion covers are the analysis's: a preset's rows, else VS, VD (and A for three rows of weights).
+ */
+export function rowWeights(fusion: FusionSpec): Readonly<Record<ModelRow, Float64Array | null>> {
+  const models: readonly string[] =
+    fusion.preset !== undefined && FUSION_PRESETS[fusion.preset] !== undefined
+      ? FUSION_PRESETS[fusion.preset].models
+      : fusion.weights?.length === 3 ? ['vs', 'vd', 'a'] : ['vs', 'vd'];
+  const resolved = resolveFusion(fusion, models);
+  const out: Record<ModelRow, Float64Array | null> = { VS: null, VD: null, A: null };
+  for (const row of MODEL_ROWS) {
+    const m = resolved.models.indexOf(VOTE_OF[row]);
+    if (m < 0) continue;
+    out[row] = resolved.W.slice(m * NUM_BASIC, (m + 1) * NUM_BASIC).map((w) => w * resolved.v[m]);
+  }
+  return out;
 }
 
 /** The CE of each row at each frame. */
-export function timelineData(result: Pick<AnalyzeResult, 'input' | 'results'>, options: Pick<TimelineOptions, 'track'> = {}): TimelineData {
+export function timelineData(
+  result: Pick<AnalyzeResult, 'input' | 'results'> & Partial<Pick<AnalyzeResult, 'fusion' | 'rule'>>,
+  options: Pick<TimelineOptions, 'track' | 'weighted'> = {},
+): TimelineData {
   const slots = selectPerFrame(result, { track: options.track });
-  const own = (values: readonly number[] | null | undefined): number | null =>
-    values ? argmax(compoundScores(values, 'none'), 0, NUM_COMPOUND) : null;
+  let weights: Readonly<Record<ModelRow, Float64Array | null>> | null = null;
+  let rule: Rule = 'none';
+  if (options.weighted === true) {
+    if (result.fusion === undefined || result.rule === undefined) throw new Error('timeline: weighted rows need the analysis\'s fusion and rule');
+    weights = rowWeights(result.fusion);
+    rule = result.rule;
+  }
+  const scaled = new Float64Array(NUM_BASIC);
+  const modelCE = (row: ModelRow, values: readonly number[] | null | undefined): number | null => {
+    if (!values) return null;
+    if (weights === null) return argmax(compoundScores(values, 'none'), 0, NUM_COMPOUND);
+    const w = weights[row];
+    if (w === null) return null;
+    for (let c = 0; c < NUM_BASIC; c++) scaled[c] = values[c] * w[c];
+    return argmax(compoundScores(scaled, rule), 0, NUM_COMPOUND);
+  };
   const rows: Record<TimelineRow, Array<number | null>> = {
-    VS: slots.map((s) => own(s.result?.vs)),
-    VD: slots.map((s) => own(s.result?.vd)),
-    A: slots.map((s) => own(s.result?.a)),
+    VS: slots.map((s) => modelCE('VS', s.result?.vs)),
+    VD: slots.map((s) => modelCE('VD', s.result?.vd)),
+    A: slots.map((s) => modelCE('A', s.result?.a)),
     AV: slots.map((s) => (s.result?.label ? compoundIndex(s.result.label) : null)),
   };
   const present = {} as Record<TimelineRow, boolean>;
   for (const row of TIMELINE_ROWS) present[row] = rows[row].some((k) => k !== null);
-  return { slots, rows, present };
+  const unfused = weights === null ? [] : MODEL_ROWS.filter((row) => weights[row] === null);
+  return { slots, rows, present, unfused };
 }
 
 /** Most per-track row groups in one picture (the tracks seen in the most frames). */
@@ -234,6 +285,7 @@ function subtitle(result: TimelineInput, options: TimelineOptions, multiFace: bo
   parts.push(`${result.frames} frame${result.frames === 1 ? '' : 's'}${result.fps ? ` at ${short(result.fps)} fps` : ''}`);
   parts.push(`VS ${result.models.vs}`, `VD ${result.models.vd}`, `A ${result.models.a ?? 'none'}`);
   parts.push(`fusion ${result.fusion.strategy}${result.fusion.preset ? ` ${result.fusion.preset}` : ''}`, `rule ${result.rule}`);
+  if (options.weighted === true) parts.push('rows P·w·v');
   if (options.track !== undefined) parts.push(`track ${options.track}`);
   else if (multiFace) parts.push(trackGroups(result).length > 1 ? 'largest face per frame, then each track' : 'largest face per frame');
   return parts.join('  ·  ');
@@ -260,7 +312,9 @@ export function timelineSvg(result: TimelineInput, options: TimelineOptions = {}
   );
 
   const aModel = result.models.a !== null;
-  for (const group of L.groups) drawGroup(out, L, group, group === L.groups[0] ? data : timelineData(result, { track: group.track ?? undefined }), aModel);
+  for (const group of L.groups) {
+    drawGroup(out, L, group, group === L.groups[0] ? data : timelineData(result, { track: group.track ?? undefined, weighted: options.weighted }), aModel);
+  }
   axisAndLegend(out, L);
   out.push('</svg>');
   return out.join('\n') + '\n';
@@ -287,7 +341,7 @@ function drawGroup(out: string[], L: TimelineLayout, group: TimelineGroup, data:
       out.push(
         `<rect x="${L.plotLeft}" y="${top}" width="${plotWidth}" height="${height}" fill="url(#unused)"/>`,
         `<text x="${L.plotLeft + plotWidth / 2}" y="${mid + 4.5}" font-size="13" font-style="italic" text-anchor="middle" fill="#6E7781">` +
-          `${row === 'AV' ? 'no prediction' : row === 'A' && aModel ? 'no acoustic vote: no speech in this input' : `no ${ROW_TITLES[row]} model in this analysis`}</text>`,
+          `${emptyRowText(row, data, aModel)}</text>`,
       );
       continue;
     }
@@ -312,6 +366,14 @@ function drawGroup(out: string[], L: TimelineLayout, group: TimelineGroup, data:
     const { top, height } = group.rows[row];
     out.push(`<rect x="${L.plotLeft - 0.5}" y="${top - 0.5}" width="${plotWidth + 1}" height="${height + 1}" fill="none" stroke="#AFB8C1" stroke-width="1"/>`);
   }
+}
+
+/** What an empty row says. */
+function emptyRowText(row: TimelineRow, data: TimelineData, aModel: boolean): string {
+  if (row === 'AV') return 'no prediction';
+  if ((data.unfused as readonly string[]).includes(row)) return `the ${ROW_TITLES[row]} model has no weight in this fusion`;
+  if (row === 'A' && aModel) return 'no acoustic vote: no speech in this input';
+  return `no ${ROW_TITLES[row]} model in this analysis`;
 }
 
 /** The time axis under the last group, and the legend. */

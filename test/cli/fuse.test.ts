@@ -59,6 +59,8 @@ function paperFused(preset: string, strategy: string, frame: number[][]): number
 function paperCompound(p: number[], rule: string): number[] {
   return TABLE1.map(([e1, cw1, e2, cw2]) => {
     if (rule === 'rule2') return p[e1] * cw1 + p[e2] * cw2;
+    // Rule 1's mask (p > 1/7 kept), then Rule 2's weights.
+    if (rule === 'rule1+rule2') return (p[e1] > 1 / 7 ? p[e1] : 0) * cw1 + (p[e2] > 1 / 7 ? p[e2] : 0) * cw2;
     const keep = (x: number) => (rule === 'rule1' ? (x > 1 / 7 ? x : 0) : x);
     return keep(p[e1]) + keep(p[e2]);
   });
@@ -87,7 +89,7 @@ describe('cer fuse', function () {
 
   for (const preset of Object.keys(PAPER_TABLES)) {
     for (const strategy of ['dirichlet', 'hierarchical', 'average']) {
-      for (const rule of ['none', 'rule1', 'rule2']) {
+      for (const rule of ['none', 'rule1', 'rule2', 'rule1+rule2']) {
         it(`agrees with the formulas to 1e-12: ${preset} × ${strategy} × ${rule}`, () => {
           const models = PAPER_TABLES[preset].models;
           const perModel = models.map((_, m) => randomFrames(40, 1000 + m * 17 + preset.length));
@@ -146,7 +148,7 @@ describe('cer fuse', function () {
       ['unknown --fusion preset', () => ['fuse', '--in', 'docs/samples/fuse-input.json', '--fusion', 'paper-y'], /--fusion: "paper-y" is neither a preset \(paper-v, paper-av7, paper-av8\) nor a file/],
       ['missing --fusion file', () => ['fuse', '--in', 'docs/samples/fuse-input.json', '--fusion', 'mine.json'], /mine\.json: no such file/],
       ['preset for other models', () => ['fuse', '--in', writeJson('pm.json', { models: ['vs', 'a'], probs: { vs: [frame], a: [frame] }, fusion: { strategy: 'dirichlet', preset: 'paper-v' } })], /preset paper-v needs the models \[vs, vd\] in that order, got \[vs, a\]/],
-      ['unknown rule', () => ['fuse', '--in', 'docs/samples/fuse-input.json', '--rule', 'rule3'], /--rule: expected one of none, rule1, rule2, got "rule3"/],
+      ['unknown rule', () => ['fuse', '--in', 'docs/samples/fuse-input.json', '--rule', 'rule3'], /--rule: expected one of none, rule1, rule2, rule1\+rule2, got "rule3"/],
       ['probs for an unlisted model', () => ['fuse', '--in', writeJson('x.json', { models: ['vs'], probs: { vs: [frame], vd: [frame] } })], /x\.json: probs\.vd: "vd" is not in models \[vs\]/],
     ];
     for (const [name, args, message] of cases) {

@@ -1,5 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { dirichletSearch, HIERARCHICAL_GRID, hierarchicalGridSearch, scoreWeights, SearchData } from '../../src/core';
+import {
+  dirichletSearch,
+  HIERARCHICAL_GRID,
+  HIERARCHICAL_GRID_AV,
+  hierarchicalGrid,
+  hierarchicalGridSearch,
+  scoreWeights,
+  SearchData,
+} from '../../src/core';
 
 /** A small deterministic generator for test data (Park–Miller). */
 function lcg(seed: number): () => number {
@@ -40,11 +48,45 @@ function expertData(frames: number, seed: number): SearchData {
 }
 
 describe('weight search', () => {
-  it('the hierarchical grid runs 0.01 … 0.5 in steps of 0.005', () => {
-    assert.equal(HIERARCHICAL_GRID.length, 99);
+  it('the video (VS+VD) grid is np.arange(0.01, 0.5, 0.005): 98 values 0.01 … 0.495', () => {
+    assert.equal(HIERARCHICAL_GRID.length, 98);
     assert.equal(HIERARCHICAL_GRID[0], 0.01);
     assert.equal(HIERARCHICAL_GRID[1], 0.015);
-    assert.equal(HIERARCHICAL_GRID[98], 0.5);
+    assert.equal(HIERARCHICAL_GRID[71], 0.365, "paper-v's v_VS, the decimal (numpy stores 0.36499999999999994)");
+    assert.equal(HIERARCHICAL_GRID[44], 0.23, "paper-v's v_VD");
+    assert.equal(HIERARCHICAL_GRID[97], 0.495);
+    assert.ok(!HIERARCHICAL_GRID.includes(0.5), 'arange stops before 0.5');
+    // Every value is the decimal 0.01 + 0.005k written out, not a sum of steps.
+    HIERARCHICAL_GRID.forEach((v, k) => assert.equal(v, Number(((10 + 5 * k) / 1000).toFixed(3)), `value ${k}`));
+  });
+
+  it('the audio-visual (VS+VD+A) grid is np.arange(0.01, 0.5, 0.05): 10 values 0.01 … 0.46', () => {
+    assert.deepEqual(HIERARCHICAL_GRID_AV, [0.01, 0.06, 0.11, 0.16, 0.21, 0.26, 0.31, 0.36, 0.41, 0.46]);
+    // The published audio-visual Mo rows lie on it.
+    for (const v of [0.06, 0.21, 0.01, 0.16, 0.36]) assert.ok(HIERARCHICAL_GRID_AV.includes(v), `${v}`);
+    assert.equal(hierarchicalGrid(2), HIERARCHICAL_GRID);
+    assert.equal(hierarchicalGrid(3), HIERARCHICAL_GRID_AV);
+  });
+
+  it('a three-model grid search walks the 10³ audio-visual grid and finds the first best v by hand', () => {
+    // Model 0 is right with peak 0.6; models 1 and 2 both say the next class with peak 0.9; W = ⅓
+    // everywhere. A frame is right iff v0·(0.6 − 0.4/6) > (v1 + v2)·(0.9 − 0.1/6), i.e.
+    // v0/(v1 + v2) > 1.65625. With the last model fastest: v0 = 0.01 would need v1 + v2 < 0.0061
+    // (the least is 0.02); v0 = 0.06 needs v1 + v2 < 0.0362, and v1 = v2 = 0.01 is the first such.
+    const frames = 14;
+    const truth = Int32Array.from({ length: frames }, (_, f) => f % 7);
+    const probs = [new Float64Array(frames * 7), new Float64Array(frames * 7), new Float64Array(frames * 7)];
+    for (let f = 0; f < frames; f++) {
+      probs[0].set(peaked(truth[f], 0.6), f * 7);
+      probs[1].set(peaked((truth[f] + 1) % 7, 0.9), f * 7);
+      probs[2].set(peaked((truth[f] + 1) % 7, 0.9), f * 7);
+    }
+    const third = Array.from({ length: 7 }, () => 1 / 3);
+    const totals = new Set<number>();
+    const result = hierarchicalGridSearch({ probs, truth }, { metric: 'f1', task: 'basic', weights: [third, third, third], onProgress: (p) => totals.add(p.total) });
+    assert.deepEqual(result.modelWeights, [0.06, 0.01, 0.01]);
+    assert.equal(result.score, 1);
+    assert.deepEqual([...totals], [1000], '10 values per model');
   });
 
   it('is reproducible with a seed, and the seed matters', () => {
@@ -113,6 +155,28 @@ describe('weight search', () => {
     const result = hierarchicalGridSearch({ probs, truth }, { metric: 'f1', task: 'basic', weights: [half, half] });
     assert.deepEqual(result.modelWeights, [0.02, 0.01]);
     assert.equal(result.score, 1);
+  });
+
+  it('uar-1to6 is the mean recall over An … Su from argmax predictions, Neutral left out', () => {
+    // One model, W = 1: the prediction is the vote's argmax. Eight frames:
+    //   truth Ne, predicted Ne          — Neutral, not counted
+    //   truth An ×2, predicted An, Di   — recall(An) = 1/2
+    //   truth Di,    predicted Di       — recall(Di) = 1/1
+    //   truth Fe,    predicted Ne       — recall(Fe) = 0/1
+    //   truth Ha ×2, predicted Ha, Ha   — recall(Ha) = 2/2
+    //   truth Sa,    predicted Su       — recall(Sa) = 0/1
+    //   Su never in the truth           — recall(Su) = 0 (the six classes are fixed)
+    // uar-1to6 = (1/2 + 1 + 0 + 1 + 0 + 0)/6 = 5/12; uar over the classes present (Ne An Di Fe Ha Sa)
+    // = (1 + 1/2 + 1 + 0 + 1 + 0)/6 = 7/12.
+    const pairs: Array<[number, number]> = [[0, 0], [1, 1], [1, 2], [2, 2], [3, 0], [4, 4], [4, 4], [5, 6]];
+    const data: SearchData = {
+      probs: [Float64Array.from(pairs.flatMap(([, p]) => peaked(p, 0.7)))],
+      truth: Int32Array.from(pairs, ([t]) => t),
+    };
+    const ones = [Array.from({ length: 7 }, () => 1)];
+    assert.ok(Math.abs(scoreWeights(data, { metric: 'uar-1to6', task: 'basic' }, ones) - 5 / 12) < 1e-15);
+    assert.ok(Math.abs(scoreWeights(data, { metric: 'uar', task: 'basic' }, ones) - 7 / 12) < 1e-15);
+    assert.throws(() => scoreWeights(data, { metric: 'uar-1to6', task: 'compound' }, ones), /^Error: metric uar-1to6 \(Neutral excluded\) applies to the basic task only$/);
   });
 
   it('searches for compound labels through the rule', () => {

@@ -41,6 +41,8 @@ export interface AnalyzeCommandOptions {
   mouthCue?: boolean;
   acoustic?: boolean;
   skipExisting?: boolean;
+  /** png: the models' rows as the reference draws them (src/output/timeline.ts). */
+  timelineWeighted?: boolean;
   quiet?: boolean;
 }
 
@@ -106,6 +108,9 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   const empty = inputs.findIndex((input) => input.trim() === '');
   if (empty >= 0) throw new InputError(`input ${empty + 1} of ${inputs.length} is an empty name: give a media file, a folder or a URL`);
   const formats = parseFormats(options.format ?? 'json');
+  if (options.timelineWeighted === true && !formats.includes('png')) {
+    throw new InputError('--timeline-weighted changes the png timeline: add png to --format');
+  }
   const outDir = options.out ?? '.';
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
   // A missing results folder is made, as `--out results/` in the README expects on a fresh checkout.
@@ -239,7 +244,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
           onProgress: showBar ? progressBar(path.basename(input)) : undefined,
         });
         if (showBar) process.stderr.write('\n');
-        const written = writeOutputs(result, outDir, formats);
+        const written = writeOutputs(result, outDir, formats, options.timelineWeighted === true ? { timeline: { weighted: true } } : {});
         if (!quiet) for (const note of result.notes) process.stderr.write(`cer: ${printable(input)}: ${note}\n`);
         if (!quiet) {
           const rtf = result.rtf === null ? 'n/a' : result.rtf.toFixed(3);

@@ -1,5 +1,6 @@
 import {
   dirichletSearch,
+  hierarchicalGrid,
   hierarchicalGridSearch,
   NUM_BASIC,
   SEARCH_METRICS,
@@ -23,6 +24,10 @@ export interface FitWeightsOptions {
   samples?: string;
   seed?: string;
   metric?: string;
+  /** The same setting as `metric`, by the name the reference gives it. */
+  objective?: string;
+  /** The reference's search: objective uar-1to6 by default (basic task). */
+  referenceCompat?: boolean;
   task?: string;
   rule?: string;
   out?: string;
@@ -62,12 +67,19 @@ export async function runFitWeights(options: FitWeightsOptions): Promise<void> {
   if (strategy !== 'dirichlet' && strategy !== 'hierarchical') {
     throw new InputError(`--strategy: expected dirichlet or hierarchical, got "${strategy}"`);
   }
-  const metricName = options.metric ?? (task === 'basic' ? 'f1-1to6' : 'f1');
+  if (options.metric !== undefined && options.objective !== undefined && options.metric !== options.objective) {
+    throw new InputError(`--metric ${options.metric} and --objective ${options.objective}: they are one setting, give one of them`);
+  }
+  const option = options.objective !== undefined ? '--objective' : '--metric';
+  // The reference's searches score basic emotions only; a compound search keeps its own default.
+  const metricName = options.objective ?? options.metric ?? (task === 'basic' ? (options.referenceCompat === true ? 'uar-1to6' : 'f1-1to6') : 'f1');
   if (!(SEARCH_METRICS as readonly string[]).includes(metricName)) {
-    throw new InputError(`--metric: expected one of ${SEARCH_METRICS.join(', ')}, got "${metricName}"`);
+    throw new InputError(`${option}: expected one of ${SEARCH_METRICS.join(', ')}, got "${metricName}"`);
   }
   const metric = metricName as SearchMetric;
-  if (metric === 'f1-1to6' && task !== 'basic') throw new InputError('--metric f1-1to6 (Neutral excluded) applies to --task basic only');
+  if ((metric === 'f1-1to6' || metric === 'uar-1to6') && task !== 'basic') {
+    throw new InputError(`${option} ${metric} (Neutral excluded) applies to --task basic only`);
+  }
   const rule = options.rule !== undefined ? parseRule(options.rule, '--rule') : input.rule;
   const samples = positiveInteger(options.samples, 10000, '--samples');
   const seed = positiveInteger(options.seed, 1, '--seed', 0xffffffff);
@@ -120,7 +132,13 @@ export async function runFitWeights(options: FitWeightsOptions): Promise<void> {
   let result: Record<string, unknown> = { strategy: 'dirichlet', weights: found.weights, search };
   if (strategy === 'hierarchical') {
     const grid = hierarchicalGridSearch(data, { ...objective, weights: found.weights, onProgress: progressPrinter('hierarchical grid', quiet) });
-    result = { strategy: 'hierarchical', weights: found.weights, modelWeights: grid.modelWeights, search: { ...search, dirichletScore: found.score, score: grid.score } };
+    const values = hierarchicalGrid(input.models.length);
+    result = {
+      strategy: 'hierarchical',
+      weights: found.weights,
+      modelWeights: grid.modelWeights,
+      search: { ...search, dirichletScore: found.score, score: grid.score, grid: { from: values[0], to: values[values.length - 1], step: Math.round((values[1] - values[0]) * 1e6) / 1e6, values: values.length } },
+    };
   }
   await writeOutput(prettyJson(result), options.out);
 }
