@@ -2,6 +2,7 @@ import {
   dirichletSearch,
   hierarchicalGridSearch,
   NUM_BASIC,
+  parseRule,
   SEARCH_METRICS,
   SearchData,
   SearchMetric,
@@ -10,7 +11,7 @@ import {
 } from '../../core';
 import { InputError } from '../../io/errors';
 import { readJsonFile } from '../../io/files';
-import { parseFuseInput, parseRule } from '../../io/fuse-input';
+import { parseFuseInput } from '../../io/fuse-input';
 import { matchLabels, readLabels } from '../../io/labels';
 import { checkOutput, prettyJson, writeOutput } from '../output';
 import { parseTask } from './eval';
