@@ -126,6 +126,7 @@ export class StreamJoin<C> {
   private timers: ReturnType<typeof setInterval>[] = [];
   /** The modalities last reported missing, until every modality of a stream has been heard from. */
   private missingNow: FusionModel[] | null = null;
+  private readonly out = new Float64Array(NUM_BASIC);
 
   constructor(private readonly options: StreamJoinOptions<C>) {
     this.now = options.now ?? Date.now;
@@ -310,8 +311,7 @@ export class StreamJoin<C> {
       }
       return v;
     });
-    const out = new Float64Array(NUM_BASIC);
-    const has = fuseFrameInto(fusion, probs, out);
-    sink({ stream, frame: e.frame, t: e.t, track: e.track, first: e.first, base: e.base, fusion, probs, fused: has ? Array.from(out) : null, late });
+    const has = fuseFrameInto(fusion, probs, this.out);
+    sink({ stream, frame: e.frame, t: e.t, track: e.track, first: e.first, base: e.base, fusion, probs, fused: has ? Array.from(this.out) : null, late });
   }
 }
