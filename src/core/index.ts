@@ -1,5 +1,6 @@
 export * from './emotions';
 export * from './fusion';
+export * from './fusion-settings';
 export * from './rules';
 export * from './metrics';
 export * from './search';

@@ -4,17 +4,7 @@
  *     "fusion"?: { strategy, preset?, weights?, modelWeights? }, "rule"?: "none"|"rule1"|"rule2" }
  * A frame of a model may be null: that model has no vote for the frame.
  */
-import {
-  FUSION_PRESETS,
-  FUSION_STRATEGIES,
-  FusionSpec,
-  FusionStrategy,
-  NUM_BASIC,
-  PRESET_NAMES,
-  PresetName,
-  Rule,
-  RULES,
-} from '../core';
+import { defaultFusion, FusionConfigError, FusionSpec, NUM_BASIC, parseFusionSpec, parseRule, Rule } from '../core';
 import { InputError } from './errors';
 import { checkVote, describe, renormalisedWarning } from './votes';
 
@@ -34,70 +24,6 @@ export interface FuseInput {
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** The fusion that applies when the input names none: the paper's preset for its models, else the plain average. */
-export function defaultFusion(models: readonly string[]): FusionSpec {
-  for (const name of ['paper-av8', 'paper-v'] as const) {
-    const preset = FUSION_PRESETS[name];
-    if (preset.models.length === models.length && preset.models.every((m, i) => models[i] === m)) {
-      return { strategy: 'dirichlet', preset: name };
-    }
-  }
-  return { strategy: 'average' };
-}
-
-/** Validates a fusion object's shape (the weights' sizes are checked against the models by resolveFusion). */
-export function parseFusionSpec(raw: unknown, where: string): FusionSpec {
-  if (!isObject(raw)) throw new InputError(`${where}: expected an object, got ${describe(raw)}`);
-  const known = new Set(['strategy', 'preset', 'weights', 'modelWeights', 'search']);
-  for (const key of Object.keys(raw)) {
-    if (!known.has(key)) throw new InputError(`${where}.${key}: unknown field; expected strategy, preset, weights, modelWeights`);
-  }
-  const strategy = raw.strategy;
-  if (typeof strategy !== 'string' || !(FUSION_STRATEGIES as readonly string[]).includes(strategy)) {
-    throw new InputError(`${where}.strategy: expected one of ${FUSION_STRATEGIES.join(', ')}, got ${describe(strategy)}`);
-  }
-  const spec: FusionSpec = { strategy: strategy as FusionStrategy };
-  if (raw.preset !== undefined) {
-    if (typeof raw.preset !== 'string' || !(PRESET_NAMES as readonly string[]).includes(raw.preset)) {
-      throw new InputError(`${where}.preset: unknown preset ${describe(raw.preset)}; expected one of ${PRESET_NAMES.join(', ')}`);
-    }
-    spec.preset = raw.preset as PresetName;
-  }
-  if (raw.weights !== undefined) {
-    const w = raw.weights;
-    if (!Array.isArray(w)) throw new InputError(`${where}.weights: expected an array of rows, got ${describe(w)}`);
-    spec.weights = w.map((row: unknown, m) => {
-      if (!Array.isArray(row) || row.length !== NUM_BASIC) {
-        throw new InputError(`${where}.weights[${m}]: expected 7 numbers, got ${describe(row)}`);
-      }
-      return row.map((x: unknown, c) => {
-        if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
-          throw new InputError(`${where}.weights[${m}][${c}]: expected a finite number ≥ 0, got ${describe(x)}`);
-        }
-        return x;
-      });
-    });
-  }
-  if (raw.modelWeights !== undefined) {
-    const v = raw.modelWeights;
-    if (!Array.isArray(v)) throw new InputError(`${where}.modelWeights: expected an array of numbers, got ${describe(v)}`);
-    spec.modelWeights = v.map((x: unknown, m) => {
-      if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
-        throw new InputError(`${where}.modelWeights[${m}]: expected a finite number ≥ 0, got ${describe(x)}`);
-      }
-      return x;
-    });
-  }
-  return spec;
-}
-
-export function parseRule(raw: unknown, where: string): Rule {
-  if (typeof raw !== 'string' || !(RULES as readonly string[]).includes(raw)) {
-    throw new InputError(`${where}: expected one of ${RULES.join(', ')}, got ${describe(raw)}`);
-  }
-  return raw as Rule;
 }
 
 export function parseFuseInput(raw: unknown, file: string): FuseInput {
@@ -153,7 +79,14 @@ export function parseFuseInput(raw: unknown, file: string): FuseInput {
     }
     frameNames = names as string[];
   }
-  const fusion = raw.fusion === undefined ? defaultFusion(models) : parseFusionSpec(raw.fusion, `${file}: fusion`);
-  const rule = raw.rule === undefined ? 'none' : parseRule(raw.rule, `${file}: rule`);
+  let fusion: FusionSpec;
+  let rule: Rule;
+  try {
+    fusion = raw.fusion === undefined ? defaultFusion(models) : parseFusionSpec(raw.fusion, `${file}: fusion`);
+    rule = raw.rule === undefined ? 'none' : parseRule(raw.rule, `${file}: rule`);
+  } catch (err) {
+    // A reader's errors are all InputErrors (one line, shown without a stack).
+    throw err instanceof FusionConfigError ? new InputError(err.message) : err;
+  }
   return { models, probs, present, frames, frameNames, fusion, rule, warnings };
 }

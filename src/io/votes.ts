@@ -7,6 +7,7 @@
  * within VOTE_SUM_TOLERANCE. A vote that sums to something else (but more than 0) is divided by its
  * sum — renormalised — and the caller warns; a vote of all zeros is refused.
  */
+import { describe } from '../core/describe';
 import { NUM_BASIC } from '../core/emotions';
 import { MAX_FUSED_SCORE } from '../core/fusion';
 import { InputError } from './errors';
@@ -16,19 +17,8 @@ export const PROBABILITY_SLACK = 1e-6;
 /** A vote's 7 probabilities sum to 1 within this; beyond it they are renormalised (with a warning). */
 export const VOTE_SUM_TOLERANCE = 1e-3;
 
-/** A short, printable description of a value for an error message (never the whole value). */
-export function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (x === undefined) return 'nothing';
-  if (Array.isArray(x)) return `an array of ${x.length}`;
-  if (typeof x === 'string') {
-    const printable = x.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
-    return `"${printable.length > 30 ? printable.slice(0, 30) + '…' : printable}"`;
-  }
-  if (typeof x === 'number') return String(x);
-  if (typeof x === 'object') return ArrayBuffer.isView(x) ? 'a typed array' : 'an object';
-  return typeof x === 'bigint' ? 'a bigint' : typeof x;
-}
+/** A short, printable description of a value for an error message (kept here for the readers that import it). */
+export { describe };
 
 export interface CheckedVote {
   /** The 7 probabilities, renormalised when `sum` was off. */

@@ -12,6 +12,7 @@ import {
   Fusion,
   FusionSpec,
   fuseFrameInto,
+  modelsOfFusion,
   NUM_BASIC,
   NUM_COMPOUND,
   resolveFusion,
@@ -193,7 +194,7 @@ export class Pipeline {
       if (acoustic) held.push(acoustic);
       // With an acoustic model the paper's VS+VD+A preset, else its VS+VD one.
       const spec = options.fusion ?? { strategy: 'dirichlet', preset: acoustic ? 'paper-av8' : 'paper-v' };
-      const fusion = resolveFusion(spec, fusionModels(spec));
+      const fusion = resolveFusion(spec, modelsOfFusion(spec, ['vs', 'vd']));
       const pipeline = new Pipeline(options, detector, vs, vdSession, vad, mouth, acoustic, fusion, spec, options.rule ?? 'none', decoder);
       await pipeline.warmUp();
       return pipeline;
@@ -245,12 +246,6 @@ export class Pipeline {
   async release(): Promise<void> {
     await Promise.all([this.decoder.close(), this.detector?.release(), this.vs.release(), this.vdSession?.release(), this.vad?.release(), this.mouth?.release(), this.acoustic?.release()]);
   }
-}
-
-/** A fusion over VS and VD, or over VS, VD and A when the spec has three models. */
-export function fusionModels(spec: FusionSpec): string[] {
-  const three = spec.preset === 'paper-av7' || spec.preset === 'paper-av8' || spec.weights?.length === 3;
-  return three ? ['vs', 'vd', 'a'] : ['vs', 'vd'];
 }
 
 /**

@@ -1,14 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FusionConfigError, FusionSpec, resolveFusion } from '../../core';
+import { FusionSpec, modelsOfFusion, parseRule, resolveFusionAt } from '../../core';
 import { InputError, oneLine } from '../../io/errors';
 import { checkOutputTarget, printable } from '../../io/safe-files';
-import { parseRule } from '../../io/fuse-input';
 import { describeBinary, resolveFfmpeg, resolveFfprobe } from '../../media/binaries';
 import { outputFile, parseFormats, writeOutputs } from '../../output';
 import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
-import { analyzeFile, AnalyzeProgress, fusionModels, Pipeline } from '../../pipeline/analyze';
+import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
 import { probeMedia } from '../../media/probe';
 import type { AnalysisSummary } from '../../pipeline/summary';
 import type { MediaInfo } from '../../media/types';
@@ -154,14 +153,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   }
   const fusion: FusionSpec | undefined = options.fusion !== undefined ? fusionOption(options.fusion) : undefined;
   // Weights are checked (and their warnings given) before any work starts.
-  if (fusion !== undefined) {
-    try {
-      printWarnings(resolveFusion(fusion, fusionModels(fusion)).warnings);
-    } catch (err) {
-      if (err instanceof FusionConfigError) throw new InputError(`--fusion ${options.fusion}: ${err.message}`);
-      throw err;
-    }
-  }
+  if (fusion !== undefined) printWarnings(resolveFusionAt(fusion, modelsOfFusion(fusion, ['vs', 'vd']), `--fusion ${options.fusion}`).warnings);
   const quiet = options.quiet === true;
   const { expanded, failed } = await expandInputs(inputs);
   let failures = failed.length;

@@ -3,6 +3,7 @@ import {
   hierarchicalGrid,
   hierarchicalGridSearch,
   NUM_BASIC,
+  parseRule,
   SEARCH_METRICS,
   SearchData,
   SearchMetric,
@@ -11,7 +12,7 @@ import {
 } from '../../core';
 import { InputError } from '../../io/errors';
 import { readJsonFile } from '../../io/files';
-import { parseFuseInput, parseRule } from '../../io/fuse-input';
+import { parseFuseInput } from '../../io/fuse-input';
 import { matchLabels, readLabels } from '../../io/labels';
 import { checkOutput, prettyJson, writeOutput } from '../output';
 import { parseTask } from './eval';

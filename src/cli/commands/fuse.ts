@@ -3,19 +3,18 @@ import {
   applyRule,
   COMPOUND_NAMES,
   Fusion,
-  FusionConfigError,
   FusionSpec,
   fuseFrameInto,
   fuseFrames,
+  fusionFromOption,
   NUM_BASIC,
   NUM_COMPOUND,
-  PRESET_NAMES,
-  resolveFusion,
+  parseRule,
+  resolveFusionAt,
   Rule,
 } from '../../core';
-import { InputError } from '../../io/errors';
 import { parseJson, readConfigFile, readJsonFile } from '../../io/files';
-import { FuseInput, parseFuseInput, parseFusionSpec, parseRule } from '../../io/fuse-input';
+import { FuseInput, parseFuseInput } from '../../io/fuse-input';
 import { checkOutput, writeOutput } from '../output';
 
 export interface FuseOutput {
@@ -23,15 +22,6 @@ export interface FuseOutput {
   compound: (number[] | null)[];
   labels: (string | null)[];
   indices: (number | null)[];
-}
-
-export function resolveInputFusion(input: FuseInput, spec: FusionSpec, where: string): Fusion {
-  try {
-    return resolveFusion(spec, input.models);
-  } catch (err) {
-    if (err instanceof FusionConfigError) throw new InputError(`${where}: ${err.message}`);
-    throw err;
-  }
 }
 
 /** Fuses every frame of the input and applies the rule. A frame no model voted for gives nulls. */
@@ -70,12 +60,7 @@ export function fuseInputFrames(input: FuseInput, fusion: Fusion, rule: Rule): F
 
 /** `--fusion` names a preset (dirichlet strategy) or a JSON file holding a fusion object. */
 export function fusionOption(value: string): FusionSpec {
-  if ((PRESET_NAMES as readonly string[]).includes(value)) return parseFusionSpec({ strategy: 'dirichlet', preset: value }, '--fusion');
-  // A word that is neither a preset nor a file was most likely meant as a preset.
-  if (!fs.existsSync(value) && !/[/\\.]/.test(value)) {
-    throw new InputError(`--fusion: "${value}" is neither a preset (${PRESET_NAMES.join(', ')}) nor a file`);
-  }
-  return parseFusionSpec(parseJson(readConfigFile(value, 'fusion file'), value), value);
+  return fusionFromOption(value, (file) => parseJson(readConfigFile(file, 'fusion file'), file), fs.existsSync);
 }
 
 /** Prints what was changed to make an input usable, one line each, on stderr. */
@@ -95,7 +80,7 @@ export async function runFuse(options: FuseOptions): Promise<void> {
   const input = parseFuseInput(readJsonFile(options.in, 'fuse input'), options.in);
   const spec = options.fusion !== undefined ? fusionOption(options.fusion) : input.fusion;
   const rule = options.rule !== undefined ? parseRule(options.rule, '--rule') : input.rule;
-  const fusion = resolveInputFusion(input, spec, options.fusion !== undefined ? `--fusion ${options.fusion}` : `${options.in}: fusion`);
+  const fusion = resolveFusionAt(spec, input.models, options.fusion !== undefined ? `--fusion ${options.fusion}` : `${options.in}: fusion`);
   printWarnings([...input.warnings, ...fusion.warnings]);
   await writeOutput(JSON.stringify(fuseInputFrames(input, fusion, rule)) + '\n', options.out);
 }
