@@ -21,7 +21,8 @@
 import * as path from 'node:path';
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
 import { argmax, COMPOUND_EXPRESSIONS, NUM_BASIC, NUM_COMPOUND } from '../core/emotions';
-import { FUSION_PRESETS, resolveFusion, type FusionSpec } from '../core/fusion';
+import type { FusionSpec } from '../core/fusion';
+import { modelsOfFusion, resolveFusion } from '../core/fusion-settings';
 import { compoundScores, type Rule } from '../core/rules';
 import type { AnalyzeResult } from '../pipeline/analyze';
 import { compoundIndex } from './abaw';
@@ -82,11 +83,7 @@ const VOTE_OF: Readonly<Record<ModelRow, 'vs' | 'vd' | 'a'>> = { VS: 'vs', VD: '
  * The models a fusion covers are the analysis's: a preset's rows, else VS, VD (and A for three rows of weights).
  */
 export function rowWeights(fusion: FusionSpec): Readonly<Record<ModelRow, Float64Array | null>> {
-  const models: readonly string[] =
-    fusion.preset !== undefined && FUSION_PRESETS[fusion.preset] !== undefined
-      ? FUSION_PRESETS[fusion.preset].models
-      : fusion.weights?.length === 3 ? ['vs', 'vd', 'a'] : ['vs', 'vd'];
-  const resolved = resolveFusion(fusion, models);
+  const resolved = resolveFusion(fusion, modelsOfFusion(fusion, ['vs', 'vd']));
   const out: Record<ModelRow, Float64Array | null> = { VS: null, VD: null, A: null };
   for (const row of MODEL_ROWS) {
     const m = resolved.models.indexOf(VOTE_OF[row]);
