@@ -76,7 +76,7 @@ describe('fusion settings', () => {
 
   it('parses a rule from the RULES list and refuses others in one line', () => {
     for (const rule of RULES) assert.equal(parseRule(rule, '--rule'), rule);
-    assert.throws(() => parseRule('rule9', '--rule'), isConfigError(new RegExp(`^--rule: expected one of ${RULES.join(', ')}, got "rule9"$`)));
+    assert.throws(() => parseRule('rule9', '--rule'), isConfigError(new RegExp(`^--rule: expected one of ${RULES.join(', ').replace(/\+/g, '\\+')}, got "rule9"$`)));
   });
 
   it('resolving names where the setting came from; parsing names the field', () => {
