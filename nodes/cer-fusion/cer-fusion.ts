@@ -22,7 +22,10 @@ import { parseFusionSpec } from '../../src/io/fuse-input';
 import { checkFrameNumber, checkVote, describe } from '../../src/io/votes';
 import { MODALITIES, isEndPayload, type FaceInfo, type FusedPayload, type Modality, type ProbsPayload, type Votes } from '../../src/nodes-api/messages';
 import { fusionFromDef, type FusionSettings } from '../common/fusion-config';
-import { fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
+import { toError } from '../common/errors';
+import { onClose, onOrderedInput } from '../common/handlers';
+import { fpsText, RateMeter, StatusDot } from '../common/status';
+import { PerStream } from '../common/streams';
 import { translator, type Translate } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 

@@ -6,7 +6,9 @@ import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_COMPOUND, type 
 import { InputError } from '../../src/io/errors';
 import { checkFrameNumber, checkFusedScores, describe } from '../../src/io/votes';
 import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/nodes-api/messages';
-import { fpsText, numberField, onOrderedInput, RateMeter, StatusDot } from '../common/adapter';
+import { numberField } from '../common/fields';
+import { onOrderedInput } from '../common/handlers';
+import { fpsText, RateMeter, StatusDot } from '../common/status';
 import { rankCompounds } from '../common/payloads';
 import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';

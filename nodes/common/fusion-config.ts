@@ -1,7 +1,7 @@
 /** The fusion node's settings as a fusion spec (src/core/fusion.ts) and the models it joins. */
 import { FUSION_PRESETS, FUSION_STRATEGIES, PRESET_NAMES, type FusionSpec, type FusionStrategy, type PresetName } from '../../src/core';
 import { MODALITIES, type Modality } from '../../src/nodes-api/messages';
-import { toError } from './adapter';
+import { toError } from './errors';
 
 export interface FusionSettings {
   strategy: FusionStrategy;

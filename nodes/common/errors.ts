@@ -1,0 +1,17 @@
+/**
+ * Turning any failure into an Error with a one-line message, as a node hands it to `done(err)` (so a
+ * Catch node sees it) or shows it on its status dot.
+ */
+import { oneLine } from '../../src/io/errors';
+
+/** An Error whose message is one line, from anything thrown. */
+export function toError(err: unknown): Error {
+  if (err instanceof Error) {
+    const line = oneLine(err);
+    if (line === err.message) return err;
+    const e = new Error(line, { cause: err });
+    e.name = err.name;
+    return e;
+  }
+  return new Error(oneLine(err));
+}
