@@ -141,9 +141,10 @@ export class ModelNode<M, S> {
       stopped = true;
       // The message being handled may use the model or be opening a stream: it finishes first.
       await input.idle;
-      const states = this.streams.keys().map((k) => this.streams.peek(k) as S);
+      const states = this.streams.values();
       this.streams.clear();
-      if (spec.closeStream !== undefined) await Promise.all(states.map((s) => spec.closeStream?.(s)));
+      const closeStream = spec.closeStream;
+      if (closeStream !== undefined) await Promise.all(states.map((s) => closeStream(s)));
       const model = this.loaded === null ? null : await this.loaded.catch(() => null);
       if (model !== null) await this.release(model);
       await this.config?.unuse(this.node);

@@ -35,6 +35,10 @@ export class PerStream<S> {
   keys(): string[] {
     return [...this.states.keys()];
   }
+
+  values(): S[] {
+    return [...this.states.values()];
+  }
 }
 
 /** The end message a node forwards after dropping a stream's state (a new object: the one received may be shared). */
