@@ -16,7 +16,7 @@
 import type { AudioChunk } from '../../src/media/audio';
 import type { FrameRate } from '../../src/media/types';
 import type { SessionOptions } from '../../src/models/session';
-import { isEndPayload, type AudioPayload, type EndPayload, type ProbsPayload } from '../../src/nodes-api/messages';
+import type { AudioPayload, EndPayload, ProbsPayload } from '../../src/nodes-api/messages';
 import {
   AcousticStage,
   DisabledAcousticStage,
@@ -26,12 +26,10 @@ import {
   type AcousticStageOptions,
 } from '../../src/stages/acoustic';
 import { DEFAULT_VAD_MANIFEST, FrameSpeech, SileroVAD } from '../../src/stages/vad';
-import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
-import { asAudio } from '../common/payloads';
+import { ModelNode } from '../common/model-node';
 import { bundledModel, DEFAULT_SESSION_OPTIONS } from '../common/models';
-import { translator } from '../common/i18n';
+import { asAudio } from '../common/payloads';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
-import type { CerModelsNode } from '../common/config';
 
 interface CerAcousticDef extends NodeDef {
   /** Model config node id (an acoustic model); empty: the bundled model. */
@@ -56,47 +54,46 @@ interface StreamAudio {
   readonly base: NodeMessage;
 }
 
+/** The acoustic model, opened once for the node, and the session options its streams' VAD uses. */
+interface NodeModel {
+  readonly model: AcousticModel;
+  readonly session: SessionOptions;
+}
+
 export = function register(RED: NodeAPI): void {
   function CerAcoustic(this: Node, def: CerAcousticDef): void {
     RED.nodes.createNode(this, def);
-    const node = this;
-    const status = new StatusDot(node);
-    const t = translator(RED, 'cer-acoustic');
-    const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
+    const m = new ModelNode<NodeModel | null, Promise<StreamAudio>>(RED, this, 'cer-acoustic', def.model);
+    const { t, status } = m;
     const compat = def.referenceCompat === true;
     const gate = (def.gate ?? true) && !compat;
-    const meter = new RateMeter();
     const useModel = def.useModel !== false;
     let modelName = t(useModel ? 'status.noModel' : 'status.off');
 
     // The model opens once for the node, in a worker thread as in `cer analyze`: a window of the
     // paper's wav2vec2 takes a few hundred ms, which would stall Node-RED's event loop (editor,
     // dashboard, every other node) on its main thread. Every stream's stage shares it.
-    const loading: Promise<{ model: AcousticModel; session: SessionOptions } | null> = (async () => {
-      if (!useModel) return null;
-      if (def.model && config === null) throw new Error(t('errors.noConfig'));
-      status.loading(t('status.loading'));
-      const use = config !== null ? await config.use(node, 'acoustic', { openSession: false }) : null;
-      const manifest = use !== null ? use.manifest : await bundledModel('acoustic');
-      if (manifest === null) return null;
-      const session = use?.session ?? DEFAULT_SESSION_OPTIONS;
-      const model = await openAcousticModel(manifest, { ...session, inWorker: true });
-      modelName = t('status.model', { model: manifest.id, provider: model.provider });
-      return { model, session };
-    })();
-    loading.then(
-      (model) => (model === null ? status.idle(modelName) : status.ready(modelName)),
-      (err: unknown) => status.error(toError(err).message),
-    );
+    m.load({
+      loading: useModel ? t('status.loading') : null,
+      open: async () => {
+        if (!useModel) return null;
+        const use = await m.use('acoustic', { openSession: false });
+        const manifest = use !== null ? use.manifest : await bundledModel('acoustic');
+        if (manifest === null) return null;
+        const session = use?.session ?? DEFAULT_SESSION_OPTIONS;
+        const model = await openAcousticModel(manifest, { ...session, inWorker: true });
+        modelName = t('status.model', { model: manifest.id, provider: model.provider });
+        return { model, session };
+      },
+      ready: (model) => (model === null ? status.idle(modelName) : status.ready(modelName)),
+      release: async (model) => model?.model.release(),
+    });
 
-    const streams = new PerStream<Promise<StreamAudio>>();
-    // Streams with state here now (for tests and the curious): 0 once every stream has ended.
-    Object.defineProperty(node, 'cerStreams', { get: () => streams.size });
     /** Streams told "no votes" already (no model). */
     const silent = new Set<string>();
 
     const open = async (p: AudioPayload, msg: NodeMessage): Promise<StreamAudio> => {
-      const model = await loading;
+      const model = await m.model;
       const rate: FrameRate = p.frameRate ?? { num: p.fps ?? 25, den: 1 };
       const speech = model !== null && gate ? new FrameSpeech(rate) : null;
       const vad = speech !== null && model !== null ? await SileroVAD.load(DEFAULT_VAD_MANIFEST, model.session) : null;
@@ -126,63 +123,44 @@ export = function register(RED: NodeAPI): void {
       s.emitted = Math.max(s.emitted, ready);
       if (out.length > 0) {
         send([out]);
-        for (let i = 0; i < out.length; i++) meter.tick();
-        status.busy(() => t('status.busy', { model: modelName, fps: fpsText(meter.perSecond) }));
+        m.busy((fps) => t('status.busy', { model: modelName, fps }), out.length);
       }
     };
 
-    /** Set when the node stops: messages still queued then open no stream (and no VAD session). */
-    let stopped = false;
-    const input = onOrderedInput(node, status, async (msg, send) => {
-      if (stopped) return;
-      const payload = msg.payload;
-      if (isEndPayload(payload)) {
-        const pending = streams.peek(payload.stream);
-        streams.drop(payload.stream);
-        silent.delete(payload.stream);
-        if (pending !== undefined) {
-          const s = await pending;
-          try {
-            if (s.vad && s.speech) s.speech.addWindows(await s.vad.flush());
-            s.speech?.end();
-            await s.stage.end();
-            if (s.stage.enabled) emitFinal(s, payload, send, payload.frames);
-          } finally {
-            await close(s);
+    m.handle({
+      modality: 'a',
+      ended: async (end, pending, send) => {
+        silent.delete(end.stream);
+        if (pending === undefined) return;
+        const s = await pending;
+        try {
+          if (s.vad && s.speech) s.speech.addWindows(await s.vad.flush());
+          s.speech?.end();
+          await s.stage.end();
+          if (s.stage.enabled) emitFinal(s, end, send, end.frames);
+        } finally {
+          await close(s);
+        }
+      },
+      input: async (msg, send) => {
+        const p = asAudio(msg.payload);
+        const model = await m.model;
+        if (model === null) {
+          // No model, no votes: said once per stream, at once.
+          if (!silent.has(p.stream)) {
+            silent.add(p.stream);
+            const none: EndPayload = { type: 'end', stream: p.stream, source: p.source, reason: 'no-votes', frames: 0, seconds: 0, modality: 'a' };
+            send({ ...msg, payload: none });
           }
+          return;
         }
-        send(forwardEnd(msg, payload, 'a'));
-        return;
-      }
-      const p = asAudio(payload);
-      const model = await loading;
-      if (model === null) {
-        // No model, no votes: said once per stream, at once.
-        if (!silent.has(p.stream)) {
-          silent.add(p.stream);
-          const none: EndPayload = { type: 'end', stream: p.stream, source: p.source, reason: 'no-votes', frames: 0, seconds: 0, modality: 'a' };
-          send({ ...msg, payload: none });
-        }
-        return;
-      }
-      const pending = streams.get(p.stream, () => open(p, msg));
-      const s = await pending;
-      const chunk: AudioChunk = { start: p.start, sampleIndex: p.sampleIndex, samples: p.samples };
-      if (s.vad && s.speech) s.speech.addWindows(await s.vad.process(chunk.samples));
-      await s.stage.push(chunk);
-      emitFinal(s, p, send, Number.POSITIVE_INFINITY);
-    });
-
-    onClose(node, async () => {
-      stopped = true;
-      // The message being handled may be opening a stream: its state is closed below with the rest.
-      await input.idle;
-      const all = streams.keys().map((k) => streams.peek(k));
-      streams.clear();
-      await Promise.all(all.map((p) => p?.then(close, () => undefined)));
-      await (await loading.catch(() => null))?.model.release();
-      await config?.unuse(node);
-      status.clear();
+        const s = await m.streams.get(p.stream, () => open(p, msg));
+        const chunk: AudioChunk = { start: p.start, sampleIndex: p.sampleIndex, samples: p.samples };
+        if (s.vad && s.speech) s.speech.addWindows(await s.vad.process(chunk.samples));
+        await s.stage.push(chunk);
+        emitFinal(s, p, send, Number.POSITIVE_INFINITY);
+      },
+      closeStream: (pending) => pending.then(close, () => undefined),
     });
   }
 

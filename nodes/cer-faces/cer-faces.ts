@@ -5,19 +5,17 @@
  * cropImage, so the whole frame goes no further than this node.
  */
 import { FaceStage } from '../../src/stages/faces';
-import { isEndPayload, type BoxArray, type FacePayload } from '../../src/nodes-api/messages';
+import type { BoxArray, FacePayload } from '../../src/nodes-api/messages';
 import { cropImage } from '../../src/vision/image';
 import { faceContextBox } from '../../src/vision/align';
 import { DEFAULT_DETECTOR, isDetectorChoice, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../../src/vision/auto-detector';
 import { DEFAULT_MIN_TARGET_SCORE, isTargetPolicy, parseMinTargetScore, type TargetPolicy } from '../../src/vision/target';
 import { jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
-import { forwardEnd, fpsText, onClose, onOrderedInput, PerStream, RateMeter, StatusDot, toError } from '../common/adapter';
 import { frameConsumed } from '../common/flow-control';
-import { translator } from '../common/i18n';
+import { ModelNode, warmUp, warmUpImage } from '../common/model-node';
 import { DEFAULT_SESSION_OPTIONS } from '../common/models';
 import { asFrame } from '../common/payloads';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../common/red';
-import type { CerModelsNode } from '../common/config';
 
 interface CerFacesDef extends NodeDef {
   /** Model config node id (a face-detection model); empty: the bundled detector below. */
@@ -56,12 +54,10 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 export = function register(RED: NodeAPI): void {
   function CerFaces(this: Node, def: CerFacesDef): void {
     RED.nodes.createNode(this, def);
-    const node = this;
-    const status = new StatusDot(node);
-    const tr = translator(RED, 'cer-faces');
+    const m = new ModelNode<FaceDetectorSource | null, FaceStage>(RED, this, 'cer-faces', def.model);
+    const { t: tr, status } = m;
     const policy: TargetPolicy = isTargetPolicy(def.target) ? def.target : 'largest';
     const choice: DetectorChoice = typeof def.detector === 'string' && isDetectorChoice(def.detector) ? def.detector : DEFAULT_DETECTOR;
-    const config = def.model ? (RED.nodes.getNode(def.model) as CerModelsNode | null) : null;
     const thumbnail = thumbnailSize(def.thumbnail);
     let minTargetScore = DEFAULT_MIN_TARGET_SCORE;
     let badMinTargetScore = false;
@@ -73,109 +69,81 @@ export = function register(RED: NodeAPI): void {
       }
     }
     const referenceCompat = def.referenceCompat === true;
-    const meter = new RateMeter();
-    let provider = 'cpu';
 
-    /** The first run of a model is slow (onnxruntime allocates): done now, as Pipeline.load does. */
-    const warmUp = async (d: FaceDetectorSource): Promise<FaceDetectorSource> => {
-      try {
-        await d.forStream().detect({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) });
-      } catch (err) {
-        await d.release();
-        throw err;
-      }
-      return d;
-    };
-
-    status.loading(def.wholeFrameFace ? tr('status.wholeFrame') : tr('status.loading'));
-    const loading: Promise<FaceDetectorSource | null> = (async () => {
-      if (thumbnail === null) throw new Error(tr('errors.thumbnail', { value: String(def.thumbnail).slice(0, 40) }));
-      if (badMinTargetScore) throw new Error(tr('errors.minTargetScore', { value: String(def.minTargetScore).slice(0, 40) }));
-      if (def.wholeFrameFace) return null;
-      if (def.model && config === null) throw new Error(tr('errors.noConfig'));
-      if (config !== null) {
-        const use = await config.use(node, 'face-detection');
-        const d = await loadFaceDetector(use.manifest ?? choice, use.session);
-        provider = d.provider;
-        return warmUp(d);
-      }
-      const d = await loadFaceDetector(choice, DEFAULT_SESSION_OPTIONS);
-      provider = d.provider;
-      return warmUp(d);
-    })();
-    loading.then(
-      (d) => status.ready(d === null ? tr('status.readyWholeFrame') : tr('status.ready', { model: d.id, provider })),
-      (err: unknown) => status.error(toError(err).message),
-    );
-
-    const streams = new PerStream<FaceStage>();
-    // Streams with state here now (for tests and the curious): 0 once every stream has ended.
-    Object.defineProperty(node, 'cerStreams', { get: () => streams.size });
-
-    onOrderedInput(node, status, async (msg, send) => {
-      const payload = msg.payload;
-      if (isEndPayload(payload)) {
-        streams.drop(payload.stream);
-        send(forwardEnd(msg, payload, 'faces'));
-        return;
-      }
-      let stream: string | null = null;
-      let finished: Uint8Array | undefined;
-      try {
-        const frame = asFrame(payload);
-        stream = frame.stream;
-        const detector = await loading;
-        const stage = streams.get(frame.stream, () => new FaceStage(detector, policy, { fps: frame.fps, referenceCompat, minTargetScore }));
-        const targets = await stage.targets(frame, frame.frame);
-        const tracks = targets.map((f) => f.track);
-        const { stream: s, source, frame: index, t, fps } = frame;
-        const base = { type: 'face' as const, stream: s, source, frame: index, t, fps, policy, tracks };
-        // A thumbnail an earlier face detector left on the message is not this face's.
-        const { payload: _frame, thumbnail: _thumbnail, ...rest } = msg as NodeMessage & { thumbnail?: unknown };
-        if (targets.length === 0) {
-          send({ ...rest, payload: { ...base, face: null, crop: null, cropBox: null } satisfies FacePayload });
-        } else {
-          // A string: Node-RED's copies on fan-out share it rather than copy it; msg properties go
-          // on through VS, VD, fusion and rules, so the thumbnail reaches a dashboard with the label.
-          // The face box alone is cut for it, and only when thumbnails are asked for.
-          const thumbnails =
-            thumbnail !== null && thumbnail > 0
-              ? await Promise.all(targets.map(async (face) => jpegDataUrl((await jpegThumbnail(cropImage(frame, face.box), thumbnail)).jpeg)))
-              : null;
-          const out: NodeMessage[] = targets.map((face, i) => {
-            // VS may widen and turn its crop: the face goes on with the room around it that that needs.
-            const context = faceContextBox(face, frame.width, frame.height);
-            const crop = cropImage(frame, context);
-            const result: FacePayload = {
-              ...base,
-              face: { box: face.box.map(round3) as BoxArray, score: round3(face.score), track: face.track, detector: face.detector ?? null },
-              // A Buffer: cheap for Node-RED to copy when the output fans out (see the media splitter).
-              crop: { width: crop.width, height: crop.height, data: Buffer.from(crop.data.buffer, crop.data.byteOffset, crop.data.byteLength) },
-              cropBox: [context[0], context[1], context[2], context[3]],
-              detection: { box: [face.box[0], face.box[1], face.box[2], face.box[3]], keypoints: face.keypoints?.map(([x, y]) => [x, y] as [number, number]) ?? null },
-            };
-            return thumbnails === null ? { ...rest, payload: result } : { ...rest, payload: result, thumbnail: thumbnails[i] };
-          });
-          send([out]);
-        }
-        meter.tick();
-        const following = stage.faceCount;
-        status.busy(() => tr('status.busy', { provider, fps: fpsText(meter.perSecond), faces: tr(following === 1 ? 'status.face' : 'status.faces', { count: following }) }));
-        // Only the crops go on; the frame's memory may go back to the splitter (not after a failure,
-        // when the msg, frame and all, goes to Catch nodes).
-        finished = frame.data;
-      } finally {
-        if (stream !== null) frameConsumed(stream, finished);
-        else if (typeof (payload as { stream?: unknown } | null)?.stream === 'string') frameConsumed((payload as { stream: string }).stream);
-      }
+    m.load({
+      loading: def.wholeFrameFace ? tr('status.wholeFrame') : tr('status.loading'),
+      open: async () => {
+        if (thumbnail === null) throw new Error(tr('errors.thumbnail', { value: String(def.thumbnail).slice(0, 40) }));
+        if (badMinTargetScore) throw new Error(tr('errors.minTargetScore', { value: String(def.minTargetScore).slice(0, 40) }));
+        if (def.wholeFrameFace) return null;
+        const use = await m.use('face-detection');
+        const d = await loadFaceDetector(use?.manifest ?? choice, use?.session ?? DEFAULT_SESSION_OPTIONS);
+        return warmUp(d, (detector) => detector.forStream().detect(warmUpImage()));
+      },
+      ready: (d) => status.ready(d === null ? tr('status.readyWholeFrame') : tr('status.ready', { model: d.id, provider: d.provider })),
+      release: async (d) => d?.release(),
     });
 
-    onClose(node, async () => {
-      streams.clear();
-      const detector = await loading.catch(() => null);
-      await detector?.release();
-      await config?.unuse(node);
-      status.clear();
+    /** The frame's credit goes back to the splitter, whatever became of the frame. */
+    const consumed = (payload: unknown): void => {
+      const stream = (payload as { stream?: unknown } | null)?.stream;
+      if (typeof stream === 'string') frameConsumed(stream);
+    };
+
+    m.handle({
+      modality: 'faces',
+      skipped: (msg) => consumed(msg.payload),
+      input: async (msg, send) => {
+        const payload = msg.payload;
+        let stream: string | null = null;
+        let finished: Uint8Array | undefined;
+        try {
+          const frame = asFrame(payload);
+          stream = frame.stream;
+          const detector = await m.model;
+          const stage = m.streams.get(frame.stream, () => new FaceStage(detector, policy, { fps: frame.fps, referenceCompat, minTargetScore }));
+          const targets = await stage.targets(frame, frame.frame);
+          const tracks = targets.map((f) => f.track);
+          const { stream: s, source, frame: index, t, fps } = frame;
+          const base = { type: 'face' as const, stream: s, source, frame: index, t, fps, policy, tracks };
+          // A thumbnail an earlier face detector left on the message is not this face's.
+          const { payload: _frame, thumbnail: _thumbnail, ...rest } = msg as NodeMessage & { thumbnail?: unknown };
+          if (targets.length === 0) {
+            send({ ...rest, payload: { ...base, face: null, crop: null, cropBox: null } satisfies FacePayload });
+          } else {
+            // A string: Node-RED's copies on fan-out share it rather than copy it; msg properties go
+            // on through VS, VD, fusion and rules, so the thumbnail reaches a dashboard with the label.
+            // The face box alone is cut for it, and only when thumbnails are asked for.
+            const thumbnails =
+              thumbnail !== null && thumbnail > 0
+                ? await Promise.all(targets.map(async (face) => jpegDataUrl((await jpegThumbnail(cropImage(frame, face.box), thumbnail)).jpeg)))
+                : null;
+            const out: NodeMessage[] = targets.map((face, i) => {
+              // VS may widen and turn its crop: the face goes on with the room around it that that needs.
+              const context = faceContextBox(face, frame.width, frame.height);
+              const crop = cropImage(frame, context);
+              const result: FacePayload = {
+                ...base,
+                face: { box: face.box.map(round3) as BoxArray, score: round3(face.score), track: face.track, detector: face.detector ?? null },
+                // A Buffer: cheap for Node-RED to copy when the output fans out (see the media splitter).
+                crop: { width: crop.width, height: crop.height, data: Buffer.from(crop.data.buffer, crop.data.byteOffset, crop.data.byteLength) },
+                cropBox: [context[0], context[1], context[2], context[3]],
+                detection: { box: [face.box[0], face.box[1], face.box[2], face.box[3]], keypoints: face.keypoints?.map(([x, y]) => [x, y] as [number, number]) ?? null },
+              };
+              return thumbnails === null ? { ...rest, payload: result } : { ...rest, payload: result, thumbnail: thumbnails[i] };
+            });
+            send([out]);
+          }
+          const following = stage.faceCount;
+          m.busy((rate) => tr('status.busy', { provider: detector?.provider ?? 'cpu', fps: rate, faces: tr(following === 1 ? 'status.face' : 'status.faces', { count: following }) }));
+          // Only the crops go on; the frame's memory may go back to the splitter (not after a failure,
+          // when the msg, frame and all, goes to Catch nodes).
+          finished = frame.data;
+        } finally {
+          if (stream !== null) frameConsumed(stream, finished);
+          else consumed(payload);
+        }
+      },
     });
   }
 

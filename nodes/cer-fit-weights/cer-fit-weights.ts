@@ -13,7 +13,9 @@
 import { dirichletSearch, NUM_BASIC, type SearchMetric } from '../../src/core';
 import { isEndPayload, type FittedFusionPayload, type FusedPayload, type Modality } from '../../src/nodes-api/messages';
 import { labelIndex, labelOfSource } from '../common/labels';
-import { numberField, onOrderedInput, StatusDot } from '../common/adapter';
+import { numberField } from '../common/fields';
+import { onOrderedInput } from '../common/handlers';
+import { StatusDot } from '../common/status';
 import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 

@@ -3,12 +3,14 @@
  * latency bound, end of stream and missing-modality report) and src/core/fusion-settings.ts (the editor settings
  * and msg.fusion, checked as `cer fuse --fusion` checks them); votes and frame numbers as src/io/votes.ts checks them.
  */
-import { FUSION_PRESETS, FusionConfigError, fusionFromMessage, fusionFromSettings, modelsOfFusion, resolveFusion, resolveFusionAt, type FusionSettings, type FusionSpec } from '../../src/core';
+import { FUSION_PRESETS, fusionFromMessage, fusionFromSettings, modelsOfFusion, resolveFusion, resolveFusionAt, type FusionSettings, type FusionSpec } from '../../src/core';
 import { InputError } from '../../src/io/errors';
 import { checkFrameNumber, checkVote, describe } from '../../src/io/votes';
 import { MODALITIES, isEndPayload, type FaceInfo, type FusedPayload, type Modality, type ProbsPayload, type Votes } from '../../src/nodes-api/messages';
 import { joinTimings, StreamJoin, type JoinedFrame } from '../../src/pipeline/stream-join';
-import { fpsText, onClose, onOrderedInput, RateMeter, StatusDot, toError } from '../common/adapter';
+import { rethrowPlain, toError } from '../common/errors';
+import { onClose, onOrderedInput } from '../common/handlers';
+import { fpsText, RateMeter, StatusDot } from '../common/status';
 import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
 
@@ -73,14 +75,7 @@ export = function register(RED: NodeAPI): void {
     // Frames that go after the latency bound are sent as the node's own messages.
     join.start((f) => sendFused(f, (m) => node.send(m)));
 
-    onOrderedInput(node, status, async (msg, send) => {
-      try {
-        await handle(msg, send);
-      } catch (err) {
-        // Shown as Node-RED shows a node's errors ("Error: …"), the message as `cer fuse` gives it.
-        throw err instanceof InputError || err instanceof FusionConfigError ? new Error(err.message) : err;
-      }
-    });
+    onOrderedInput(node, status, (msg, send) => handle(msg, send).catch(rethrowPlain));
 
     async function handle(msg: NodeMessage, send: SendFunction): Promise<void> {
       const sink = (f: JoinedFrame<VoteContext>): void => sendFused(f, send);

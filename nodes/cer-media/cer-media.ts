@@ -1,14 +1,15 @@
 /**
- * Media splitter: plays a file (or, when allowed, a network stream or capture device) through
- * ffmpeg and sends its frames, its audio in 16 kHz mono chunks, and events (start, progress, end,
- * error). Like Node-RED's exec node it owns child processes: each input message starts a run, a
- * `stop` message ends runs, and stopping the flow kills every ffmpeg it started before the close
- * completes. The playing itself (probe, decode, pace, loop, folder playlist) is src/media/playback.ts's
+ * Media splitter: plays a file (or, when allowed, a stream or capture device) through ffmpeg and sends its
+ * frames, its audio in 16 kHz mono chunks and events (start, progress, end, error). Each input starts a run,
+ * `stop` ends runs, and closing kills every ffmpeg it started. The playing is src/media/playback.ts's
  * PlaybackController; this adapter turns its payloads into messages and its states into a status.
  */
 import * as path from 'node:path';
 import { PlaybackController, type PlaybackStatus } from '../../src/media/playback';
-import { fpsText, numberField, onClose, StatusDot, toError } from '../common/adapter';
+import { toError } from '../common/errors';
+import { numberField } from '../common/fields';
+import { onClose } from '../common/handlers';
+import { fpsText, StatusDot } from '../common/status';
 import { closeCredits, openCredits } from '../common/flow-control';
 import { translator } from '../common/i18n';
 import { resolveUserPath } from '../common/models';

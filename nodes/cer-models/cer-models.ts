@@ -9,7 +9,8 @@
  */
 import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../../src/models/session';
-import { onClose, toError } from '../common/adapter';
+import { toError } from '../common/errors';
+import { onClose } from '../common/handlers';
 import { parseSessionOptions, type CerModelsNode, type ModelUse } from '../common/config';
 import { resolveModelSpec } from '../common/models';
 import { translator } from '../common/i18n';

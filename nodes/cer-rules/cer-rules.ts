@@ -3,11 +3,14 @@
  * Rule 2 or both, src/core/rules.ts), the label (the highest score, ties to the first) and the top k out.
  * `msg.rule` changes the rule from that message on, as `msg.fusion` changes the fusion node's fusion.
  */
-import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_COMPOUND, RULES, type Rule } from '../../src/core';
+import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_COMPOUND, parseRule, type Rule } from '../../src/core';
 import { InputError } from '../../src/io/errors';
 import { checkFrameNumber, checkFusedScores, describe } from '../../src/io/votes';
 import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/nodes-api/messages';
-import { fpsText, numberField, onOrderedInput, RateMeter, StatusDot } from '../common/adapter';
+import { rethrowPlain } from '../common/errors';
+import { numberField } from '../common/fields';
+import { onOrderedInput } from '../common/handlers';
+import { fpsText, RateMeter, StatusDot } from '../common/status';
 import { rankCompounds } from '../common/payloads';
 import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
@@ -31,22 +34,12 @@ export = function register(RED: NodeAPI): void {
     const compound = new Float64Array(NUM_COMPOUND);
     status.ready(t('status.ready', { rule }));
 
-    onOrderedInput(node, status, async (msg, send) => {
-      try {
-        await handle(msg, send);
-      } catch (err) {
-        // Shown as Node-RED shows a node's errors ("Error: …"), the message as `cer fuse` gives it.
-        throw err instanceof InputError ? new Error(err.message) : err;
-      }
-    });
+    onOrderedInput(node, status, (msg, send) => handle(msg, send).catch(rethrowPlain));
 
     async function handle(msg: NodeMessage, send: SendFunction): Promise<void> {
       const payload = msg.payload;
       if (msg.rule !== undefined) {
-        if (typeof msg.rule !== 'string' || !isRule(msg.rule)) {
-          throw new InputError(`msg.rule: expected one of ${RULES.join(', ')}, got ${describe(msg.rule)}`);
-        }
-        rule = msg.rule;
+        rule = parseRule(msg.rule, 'msg.rule');
         status.ready(t('status.ready', { rule }));
         // A message that only sets the rule (an inject's timestamp, say) has nothing to score.
         const scored = Array.isArray(payload) || isEndPayload(payload) || (typeof payload === 'object' && payload !== null && (payload as { type?: unknown }).type === 'fused');

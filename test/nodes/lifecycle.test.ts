@@ -1,10 +1,12 @@
 import { strict as assert } from 'node:assert';
+import { decodeImage } from '../../src/media/frames';
+import type { RgbImage } from '../../src/media/types';
 import { openSessionCount } from '../../src/models/session';
 import { runningModelWorkerCount } from '../../src/models/worker-session';
-import type { CompoundPayload, EndPayload } from '../../src/nodes-api/messages';
+import type { CompoundPayload, EndPayload, FacePayload, FramePayload, ProbsPayload } from '../../src/nodes-api/messages';
 import { openCreditCount } from '../../nodes/common/flow-control';
-import { RAVDESS_CLIP } from '../helpers/testdata';
-import { ffmpegChildren, helper, nextMessage, NODES, pipelineFlow, runPipeline, settledMemory, sleep } from './helpers';
+import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
+import { ffmpegChildren, helper, nextMessage, NODES, pipelineFlow, runPipeline, settledMemory, sleep, type FlowNode, type TestMessage } from './helpers';
 
 /** Resolves when `out` has seen `count` compound results. */
 function resultsArrive(count: number, timeoutMs = 60_000): Promise<void> {
@@ -18,6 +20,43 @@ function resultsArrive(count: number, timeoutMs = 60_000): Promise<void> {
       }
     });
   });
+}
+
+/** Inputs queued at a model-backed node when its flow stops. */
+const QUEUED = 60;
+
+/** A face detector and a VS node, each feeding a helper node. */
+function modelNodesFlow(): FlowNode[] {
+  const z = 'tab1';
+  return [
+    { id: z, type: 'tab', label: 'test' },
+    { id: 'faces', z, type: 'cer-faces', model: '', detector: 'auto', target: 'largest', referenceCompat: false, wholeFrameFace: false, wires: [['facesOut']] },
+    { id: 'vs', z, type: 'cer-vs', model: '', referenceCompat: false, wires: [['vsOut']] },
+    { id: 'facesOut', z, type: 'helper' },
+    { id: 'vsOut', z, type: 'helper' },
+  ];
+}
+
+/** Frame `i` of a stream of the one image. */
+function imageFrame(image: RgbImage, i: number): FramePayload {
+  return { type: 'frame', stream: 'closing', source: 'astronaut.png', frame: i, t: i / 25, fps: 25, width: image.width, height: image.height, data: Buffer.from(image.data) };
+}
+
+/** The whole image as the face of frame `i`. */
+function imageFace(image: RgbImage, i: number): FacePayload {
+  return {
+    type: 'face',
+    stream: 'closing',
+    source: 'astronaut.png',
+    frame: i,
+    t: i / 25,
+    fps: 25,
+    policy: 'largest',
+    tracks: [1],
+    face: { box: [0, 0, image.width, image.height], score: 1, track: 1, detector: null },
+    crop: { width: image.width, height: image.height, data: Buffer.from(image.data) },
+    cropBox: null,
+  };
 }
 
 describe('Node-RED nodes: deploys, stops and failures', function () {
@@ -113,5 +152,59 @@ describe('Node-RED nodes: deploys, stops and failures', function () {
     assert.ok(ffmpegChildren().length > 0);
     await helper.unload();
     assert.deepEqual(ffmpegChildren(), []);
+  });
+
+  it('closing the face detector and VS with inputs queued: the input at hand finishes, the queued ones are passed over, and the models are released after, without an error', async () => {
+    const image = await decodeImage(ASTRONAUT_PNG);
+    const sessionsBefore = openSessionCount();
+    await helper.load(NODES, modelNodesFlow());
+    const faces: TestMessage[] = [];
+    const votes: TestMessage[] = [];
+    let wake = (): void => undefined;
+    /** Resolves once each node has sent `n` messages. */
+    const sent = (n: number): Promise<void> =>
+      new Promise((resolve) => {
+        wake = () => {
+          if (faces.length >= n && votes.length >= n) resolve();
+        };
+        wake();
+      });
+    helper.getNode('facesOut').on('input', (msg) => {
+      faces.push(msg);
+      wake();
+    });
+    helper.getNode('vsOut').on('input', (msg) => {
+      votes.push(msg);
+      wake();
+    });
+    // What a node reports as failed (`done(err)` calls the node's error), also after its flow stopped.
+    const errors: string[] = [];
+    for (const id of ['faces', 'vs']) {
+      (helper.getNode(id) as unknown as { error: (err: unknown) => void }).error = (err) => errors.push(`${id}: ${String(err)}`);
+    }
+    // One input each, answered: both models are loaded.
+    helper.getNode('faces').receive({ payload: imageFrame(image, 0) });
+    helper.getNode('vs').receive({ payload: imageFace(image, 0) });
+    await sent(1);
+    for (let i = 1; i <= QUEUED; i++) {
+      helper.getNode('faces').receive({ payload: imageFrame(image, i) });
+      helper.getNode('vs').receive({ payload: imageFace(image, i) });
+    }
+    // Both at work on their queues: the flow stops now.
+    await sent(2);
+    assert.ok(openSessionCount() > sessionsBefore, 'the nodes hold sessions while they run');
+    await helper.unload();
+
+    assert.equal(openSessionCount(), sessionsBefore, 'every onnxruntime session was released');
+    const seen = faces.length;
+    const voted = votes.length;
+    assert.ok(seen <= QUEUED && voted <= QUEUED, `the queued inputs were passed over (faces sent ${seen}, VS ${voted} of ${QUEUED + 1})`);
+    // Nothing runs after the close: no input fails on a released model, and nothing more is sent.
+    await sleep(2000);
+    assert.deepEqual(errors, []);
+    assert.equal(faces.length, seen);
+    assert.equal(votes.length, voted);
+    for (const m of votes) assert.equal((m.payload as ProbsPayload).probs?.length, 7, 'each vote sent is whole');
+    assert.deepEqual(unhandled, []);
   });
 });
