@@ -5,10 +5,11 @@ import { InputError, oneLine } from '../../io/errors';
 import { checkOutputTarget, printable } from '../../io/safe-files';
 import { parseRule } from '../../io/fuse-input';
 import { describeBinary, resolveFfmpeg, resolveFfprobe } from '../../media/binaries';
-import { outputFile, parseFormats, writeOutputs } from '../../output';
+import { outputFile, parseFormats, type OutputFormat } from '../../output';
 import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
-import { analyzeFile, AnalyzeProgress, fusionModels, Pipeline } from '../../pipeline/analyze';
+import { AnalyzeProgress, fusionModels, Pipeline, type PipelineOptions } from '../../pipeline/analyze';
+import { analyzeOne } from '../../pipeline/analyze-one';
 import { probeMedia } from '../../media/probe';
 import type { AnalysisSummary } from '../../pipeline/summary';
 import type { MediaInfo } from '../../media/types';
@@ -101,19 +102,19 @@ export function errorLine(input: string, err: unknown): string {
   return message.includes(shown) ? message : `${shown}: ${message}`;
 }
 
-export async function runAnalyze(inputs: string[], options: AnalyzeCommandOptions): Promise<void> {
-  // An empty name would stand for the current folder and analyse every media file in it.
-  const empty = inputs.findIndex((input) => input.trim() === '');
-  if (empty >= 0) throw new InputError(`input ${empty + 1} of ${inputs.length} is an empty name: give a media file, a folder or a URL`);
+/** What an analysis's options ask for, checked: the result formats and the Pipeline's settings. */
+export interface AnalyzeSettings {
+  readonly formats: OutputFormat[];
+  readonly allowLive: boolean;
+  readonly pipeline: PipelineOptions;
+}
+
+/**
+ * The formats and Pipeline settings `cer analyze` options ask for (the same for `cer worker`'s
+ * jobs); a bad option is an InputError naming it. Fusion weights' warnings go to stderr.
+ */
+export function analyzeSettings(options: AnalyzeCommandOptions): AnalyzeSettings {
   const formats = parseFormats(options.format ?? 'json');
-  const outDir = options.out ?? '.';
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
-  // A missing results folder is made, as `--out results/` in the README expects on a fresh checkout.
-  try {
-    fs.mkdirSync(outDir, { recursive: true });
-  } catch (err) {
-    throw new InputError(`--out: cannot make the folder ${outDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
   const detector = options.detector ?? DEFAULT_DETECTOR;
   if (!isDetectorChoice(detector)) {
     throw new InputError(`--detector: expected ${DETECTOR_CHOICES.join(', ')}, got "${detector}"`);
@@ -156,6 +157,45 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
       if (err instanceof FusionConfigError) throw new InputError(`--fusion ${options.fusion}: ${err.message}`);
       throw err;
     }
+  }
+  return {
+    formats,
+    allowLive: options.allowLive === true,
+    pipeline: {
+      models: options.models ?? 'default',
+      detector,
+      fusion,
+      rule: options.rule !== undefined ? parseRule(options.rule, '--rule') : 'none',
+      target,
+      minTargetScore,
+      wholeFrameFace: options.wholeFrameFace === true,
+      referenceCompat: options.referenceCompat === true,
+      mouthCueEvery: mouthEvery,
+      vsBatch,
+      vsCrop: vsCropOption(options),
+      vad: options.vad !== false,
+      acoustic: options.acoustic !== false,
+      mouthCue: options.mouthCue !== false,
+      session: {
+        executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
+        intraOpNumThreads: threads,
+      },
+    },
+  };
+}
+
+export async function runAnalyze(inputs: string[], options: AnalyzeCommandOptions): Promise<void> {
+  // An empty name would stand for the current folder and analyse every media file in it.
+  const empty = inputs.findIndex((input) => input.trim() === '');
+  if (empty >= 0) throw new InputError(`input ${empty + 1} of ${inputs.length} is an empty name: give a media file, a folder or a URL`);
+  const { formats, pipeline: pipelineOptions } = analyzeSettings(options);
+  const outDir = options.out ?? '.';
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
+  // A missing results folder is made, as `--out results/` in the README expects on a fresh checkout.
+  try {
+    fs.mkdirSync(outDir, { recursive: true });
+  } catch (err) {
+    throw new InputError(`--out: cannot make the folder ${outDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const quiet = options.quiet === true;
   const { expanded, failed } = await expandInputs(inputs);
@@ -206,26 +246,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     return probed;
   };
   let nextProbe: Promise<MediaInfo> | undefined;
-  const pipeline = await Pipeline.load({
-    models: options.models ?? 'default',
-    detector,
-    fusion,
-    rule: options.rule !== undefined ? parseRule(options.rule, '--rule') : 'none',
-    target,
-    minTargetScore,
-    wholeFrameFace: options.wholeFrameFace === true,
-    referenceCompat: options.referenceCompat === true,
-    mouthCueEvery: mouthEvery,
-    vsBatch,
-    vsCrop: vsCropOption(options),
-    vad: options.vad !== false,
-    acoustic: options.acoustic !== false,
-    mouthCue: options.mouthCue !== false,
-    session: {
-      executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
-      intraOpNumThreads: threads,
-    },
-  });
+  const pipeline = await Pipeline.load(pipelineOptions);
   if (!quiet) process.stderr.write(`cer: models: ${pipeline.describe()}\n`);
   try {
     for (const [i, input] of todo.entries()) {
@@ -233,13 +254,14 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
       const probed = nextProbe;
       nextProbe = probeAhead(todo[i + 1]);
       try {
-        const result = await analyzeFile(pipeline, input, {
+        const { result, written } = await analyzeOne(pipeline, input, {
+          outDir,
+          formats,
           allowLive,
           probed,
           onProgress: showBar ? progressBar(path.basename(input)) : undefined,
         });
         if (showBar) process.stderr.write('\n');
-        const written = writeOutputs(result, outDir, formats);
         if (!quiet) for (const note of result.notes) process.stderr.write(`cer: ${printable(input)}: ${note}\n`);
         if (!quiet) {
           const rtf = result.rtf === null ? 'n/a' : result.rtf.toFixed(3);
