@@ -39,6 +39,12 @@ export interface AnalyzeJobResult {
   readonly worker: string;
 }
 
+/** What the Node-RED queue node sends: `queued` for each message it took, `completed` / `failed` when a job ends. */
+export type QueueEventPayload =
+  | { type: 'queued'; jobId: string; input: string; outcome: string }
+  | { type: 'completed'; jobId: string; input: string; outputs: string[]; frames: number | null; label: string | null; emotion: string | null; worker: string | null }
+  | { type: 'failed'; jobId: string; input: string; error: string };
+
 /** Progress a worker reports while it analyses a job (BullMQ job progress). */
 export interface AnalyzeJobProgress {
   readonly frame: number;
