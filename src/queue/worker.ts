@@ -16,7 +16,7 @@ import { MediaError, type MediaErrorCode } from '../media/errors';
 import { Pipeline } from '../pipeline/analyze';
 import { analyzeOne } from '../pipeline/analyze-one';
 import { checkRedis, lastingConnection } from './connection';
-import { parseAnalyzeJob, type AnalyzeJobData, type AnalyzeJobProgress, type AnalyzeJobResult } from './job';
+import { parseAnalyzeJob, queuedOptions, type AnalyzeJobData, type AnalyzeJobProgress, type AnalyzeJobResult } from './job';
 
 /** Media errors about the input itself: another try (or another worker) would fail the same way. */
 const BAD_INPUT_CODES: ReadonlySet<MediaErrorCode> = new Set<MediaErrorCode>([
@@ -57,6 +57,11 @@ export interface AnalyzeWorkerOptions extends StallOptions {
   readonly log?: (line: string) => void;
   /** This worker's name in the jobs it takes (default host/pid). */
   readonly name?: string;
+  /**
+   * Load the models for these analyze options before taking jobs (default: cer analyze's defaults),
+   * so that the first job does not wait for them; null: load them with the first job.
+   */
+  readonly preload?: Record<string, unknown> | null;
 }
 
 /** Pipelines kept warm beside the one in use, for jobs with other options. */
@@ -134,8 +139,13 @@ export async function startAnalyzeWorker(options: AnalyzeWorkerOptions): Promise
   const name = options.name ?? `${os.hostname()}/${process.pid}`;
   const pool = new PipelinePool();
   let closing = false;
+  if (options.preload !== null) {
+    const warm = await pool.acquire(analyzeSettings(queuedOptions(options.preload ?? {})));
+    log(`cer worker ${name}: models: ${warm.pipeline.describe()}`);
+    await warm.release();
+  }
 
-  const process_ = async (job: Job<AnalyzeJobData, AnalyzeJobResult>, token?: string, signal?: AbortSignal): Promise<AnalyzeJobResult> => {
+  const analyseJob = async (job: Job<AnalyzeJobData, AnalyzeJobResult>, token?: string, signal?: AbortSignal): Promise<AnalyzeJobResult> => {
     const id = job.id ?? '?';
     let data: AnalyzeJobData;
     let settings: AnalyzeSettings;
@@ -194,7 +204,7 @@ export async function startAnalyzeWorker(options: AnalyzeWorkerOptions): Promise
     }
   };
 
-  const worker = new Worker<AnalyzeJobData, AnalyzeJobResult>(options.queue, process_, {
+  const worker = new Worker<AnalyzeJobData, AnalyzeJobResult>(options.queue, analyseJob, {
     connection: lastingConnection(options.redis),
     name,
     concurrency: options.concurrency ?? 1,

@@ -30,6 +30,7 @@ export interface WorkerCommandOptions extends QueueConnectOptions {
   stalledInterval?: string;
   maxStalled?: string;
   grace?: string;
+  preload?: boolean;
 }
 
 /** A whole number option, checked; `min` the least it may be. */
@@ -121,7 +122,15 @@ export async function runWorker(options: WorkerCommandOptions): Promise<void> {
   const maxStalledCount = wholeNumber(fromEnv(options.maxStalled, 'CER_WORKER_MAX_STALLED'), '--max-stalled', 0);
   const graceSeconds = options.grace === undefined ? 60 : Number(options.grace);
   if (!Number.isFinite(graceSeconds) || graceSeconds < 0) throw new InputError(`--grace: expected seconds ≥ 0, got "${options.grace}"`);
-  const handle = await startAnalyzeWorker({ redis: options.redis, queue: options.queue, concurrency, lockDuration, stalledInterval, maxStalledCount });
+  const handle = await startAnalyzeWorker({
+    redis: options.redis,
+    queue: options.queue,
+    concurrency,
+    lockDuration,
+    stalledInterval,
+    maxStalledCount,
+    preload: options.preload === false ? null : undefined,
+  });
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -197,6 +206,7 @@ export function registerQueueCommands(program: Command): void {
     .requiredOption(...redisOption)
     .option(...queueOption)
     .option('--concurrency <n>', 'jobs at once in this process (they share the models)', '1')
+    .option('--no-preload', "load the models with the first job, not at start (they are cer analyze's defaults; jobs with other options load theirs)")
     .option('--grace <seconds>', 'on SIGTERM, how long running jobs may go on before they are handed back to the queue', '60')
     .option('--lock-duration <ms>', `a job's lock; a dead worker's job is free again after it (default ${DEFAULT_STALL.lockDuration}; env CER_WORKER_LOCK_DURATION_MS)`)
     .option('--stalled-interval <ms>', `how often to look for dead workers' jobs (default ${DEFAULT_STALL.stalledInterval}; env CER_WORKER_STALLED_INTERVAL_MS)`)
