@@ -23,8 +23,9 @@ done
 
 # ffmpeg: decoding; fonts-dejavu-core: text in the timeline picture; chromium: the dashboard and
 # palette tests (driven by playwright-core, never a downloaded browser); espeak-ng: the speech of
-# the bundled sample (tools/make-sample.sh, and the test that makes it again).
-apt_packages=(ffmpeg fonts-dejavu-core chromium espeak-ng)
+# the bundled sample (tools/make-sample.sh, and the test that makes it again); redis-server: the
+# queue tests and npm run bench:queue start their own Redis server (cer queue / cer worker, BullMQ).
+apt_packages=(ffmpeg fonts-dejavu-core chromium espeak-ng redis-server)
 if $with_export; then
   apt_packages+=(python3-torch python3-torchaudio python3-onnx python3-torchvision)
 fi

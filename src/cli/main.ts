@@ -6,6 +6,7 @@ import { runEval } from './commands/eval';
 import { runFitWeights } from './commands/fit-weights';
 import { runFuse } from './commands/fuse';
 import { registerModelsCommand } from './commands/models';
+import { registerQueueCommands } from './commands/queue';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../../package.json') as { version: string };
@@ -115,6 +116,7 @@ export function buildProgram(): Command {
     .action(runFitWeights);
 
   registerModelsCommand(program);
+  registerQueueCommands(program);
 
   return program;
 }

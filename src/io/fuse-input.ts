@@ -4,7 +4,9 @@
  *     "fusion"?: { strategy, preset?, weights?, modelWeights? }, "rule"?: "none"|"rule1"|"rule2" }
  * A frame of a model may be null: that model has no vote for the frame.
  */
-import { defaultFusion, FusionConfigError, FusionSpec, NUM_BASIC, parseFusionSpec, parseRule, Rule } from '../core';
+import * as fs from 'node:fs';
+import { defaultFusion, FusionConfigError, fusionFromOption, FusionSpec, NUM_BASIC, parseFusionSpec, parseRule, Rule } from '../core';
+import { parseJson, readConfigFile } from './files';
 import { InputError } from './errors';
 import { checkVote, describe, renormalisedWarning } from './votes';
 
@@ -89,4 +91,9 @@ export function parseFuseInput(raw: unknown, file: string): FuseInput {
     throw err instanceof FusionConfigError ? new InputError(err.message) : err;
   }
   return { models, probs, present, frames, frameNames, fusion, rule, warnings };
+}
+
+/** `--fusion` names a preset (dirichlet strategy) or a JSON file holding a fusion object. */
+export function fusionOption(value: string): FusionSpec {
+  return fusionFromOption(value, (file) => parseJson(readConfigFile(file, 'fusion file'), file), fs.existsSync);
 }

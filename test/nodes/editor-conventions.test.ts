@@ -124,7 +124,7 @@ describe('Node-RED nodes: the media splitter\'s source as a TypedInput', functio
 });
 
 describe('Node-RED nodes: texts from the message catalogues', function () {
-  const NODE_NAMES = ['cer-models', 'cer-media', 'cer-faces', 'cer-vs', 'cer-vd', 'cer-acoustic', 'cer-fusion', 'cer-rules', 'cer-fit-weights'];
+  const NODE_NAMES = ['cer-models', 'cer-media', 'cer-faces', 'cer-vs', 'cer-vd', 'cer-acoustic', 'cer-fusion', 'cer-rules', 'cer-fit-weights', 'cer-queue'];
 
   it('every node has an English catalogue beside its built file, with its palette label', () => {
     for (const n of NODE_NAMES) {

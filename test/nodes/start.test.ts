@@ -7,7 +7,7 @@ import { processExists } from '../media/fixtures';
 import { startNodeRedProcess, type NodeRedProcess } from './start';
 
 const MODULE = 'node-red-contrib-compound-expressions';
-const PACKAGE_TYPES = ['cer-models', 'cer-media', 'cer-faces', 'cer-vs', 'cer-vd', 'cer-acoustic', 'cer-fusion', 'cer-rules', 'cer-fit-weights'];
+const PACKAGE_TYPES = ['cer-models', 'cer-media', 'cer-faces', 'cer-vs', 'cer-vd', 'cer-acoustic', 'cer-fusion', 'cer-rules', 'cer-fit-weights', 'cer-queue'];
 
 interface NodeSet {
   id: string;

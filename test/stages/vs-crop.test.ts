@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { vsCropOption } from '../../src/cli/commands/analyze';
+import { vsCropOption } from '../../src/pipeline/analyze-settings';
 import { resolveFfmpeg } from '../../src/media/binaries';
 import { decodeFrames } from '../../src/media/frames';
 import type { RgbImage } from '../../src/media/types';

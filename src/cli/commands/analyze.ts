@@ -1,65 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FusionSpec, modelsOfFusion, parseRule, resolveFusionAt } from '../../core';
 import { InputError, oneLine } from '../../io/errors';
 import { checkOutputTarget, printable } from '../../io/safe-files';
 import { describeBinary, resolveFfmpeg, resolveFfprobe } from '../../media/binaries';
-import { outputFile, parseFormats, writeOutputs } from '../../output';
+import { outputFile } from '../../output';
 import { outputStem } from '../../output/frames';
 import { classifyInput, expandFolder } from '../../media/source';
-import { analyzeFile, AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
+import { AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
+import { analyzeOne, errorLine } from '../../pipeline/analyze-one';
+import { analyzeSettings, type AnalyzeCommandOptions } from '../../pipeline/analyze-settings';
 import { probeMedia } from '../../media/probe';
 import type { AnalysisSummary } from '../../pipeline/summary';
 import type { MediaInfo } from '../../media/types';
-import { DEFAULT_DETECTOR, DETECTOR_CHOICES, isDetectorChoice } from '../../vision/auto-detector';
-import { parseMinTargetScore, parseTargetPolicy } from '../../vision/target';
-import { fusionOption, printWarnings } from './fuse';
-import { MAX_CROP_MARGIN } from '../../models/manifest';
-import type { VSCropOptions } from '../../stages/vs';
-
-export interface AnalyzeCommandOptions {
-  out?: string;
-  format?: string;
-  fusion?: string;
-  rule?: string;
-  models?: string;
-  target?: string;
-  minTargetScore?: string;
-  detector?: string;
-  wholeFrameFace?: boolean;
-  referenceCompat?: boolean;
-  threads?: string;
-  provider?: string;
-  allowLive?: boolean;
-  mouthEvery?: string;
-  vsBatch?: string;
-  vsAlign?: boolean;
-  vsFlip?: boolean;
-  vsMargin?: string;
-  vad?: boolean;
-  mouthCue?: boolean;
-  acoustic?: boolean;
-  skipExisting?: boolean;
-  /** png: the models' rows as the reference draws them (src/output/timeline.ts). */
-  timelineWeighted?: boolean;
-  quiet?: boolean;
-}
-
-/** The VS crop options `--vs-align`, `--vs-flip` and `--vs-margin` ask for (absent ones: the defaults). */
-export function vsCropOption(options: Pick<AnalyzeCommandOptions, 'vsAlign' | 'vsFlip' | 'vsMargin'>): VSCropOptions {
-  let margin: number | undefined;
-  if (options.vsMargin !== undefined) {
-    margin = Number(options.vsMargin);
-    if (options.vsMargin.trim() === '' || !Number.isFinite(margin) || margin < 0 || margin > MAX_CROP_MARGIN) {
-      throw new InputError(`--vs-margin: expected a fraction from 0 to ${MAX_CROP_MARGIN} (0.1: a tenth of the face box on each side), got "${options.vsMargin}"`);
-    }
-  }
-  return {
-    ...(options.vsAlign === true ? { align: true } : {}),
-    ...(options.vsFlip === true ? { flip: true } : {}),
-    ...(margin !== undefined ? { margin } : {}),
-  };
-}
 
 function progressBar(name: string): (p: AnalyzeProgress) => void {
   let last = 0;
@@ -85,31 +37,11 @@ export function dominant(summary: AnalysisSummary): string {
   return `dominant: ${summary.emotion}, ${summary.label ?? 'no compound label'} (over ${summary.fused.frames} frames with a fused vote)`;
 }
 
-/**
- * One line for an input's error: the message, prefixed with the input unless it names it; the
- * input's control characters and line breaks escaped (a name holding a newline stays one line).
- */
-export function errorLine(input: string, err: unknown): string {
-  const raw = err instanceof Error ? err.message : String(err);
-  const shown = printable(input);
-  if (shown === input) {
-    const message = oneLine(raw);
-    return message.includes(input) ? message : `${input}: ${message}`;
-  }
-  const marker = '\u0000';
-  const named = raw.includes(input) ? raw.split(input).join(marker) : raw;
-  const message = printable(oneLine(named)).split(printable(marker)).join(shown);
-  return message.includes(shown) ? message : `${shown}: ${message}`;
-}
-
 export async function runAnalyze(inputs: string[], options: AnalyzeCommandOptions): Promise<void> {
   // An empty name would stand for the current folder and analyse every media file in it.
   const empty = inputs.findIndex((input) => input.trim() === '');
   if (empty >= 0) throw new InputError(`input ${empty + 1} of ${inputs.length} is an empty name: give a media file, a folder or a URL`);
-  const formats = parseFormats(options.format ?? 'json');
-  if (options.timelineWeighted === true && !formats.includes('png')) {
-    throw new InputError('--timeline-weighted changes the png timeline: add png to --format');
-  }
+  const { formats, timelineWeighted, pipeline: pipelineOptions } = analyzeSettings(options);
   const outDir = options.out ?? '.';
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
   // A missing results folder is made, as `--out results/` in the README expects on a fresh checkout.
@@ -118,42 +50,6 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
   } catch (err) {
     throw new InputError(`--out: cannot make the folder ${outDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  const detector = options.detector ?? DEFAULT_DETECTOR;
-  if (!isDetectorChoice(detector)) {
-    throw new InputError(`--detector: expected ${DETECTOR_CHOICES.join(', ')}, got "${detector}"`);
-  }
-  let mouthEvery: number | undefined;
-  if (options.mouthEvery !== undefined) {
-    mouthEvery = Number(options.mouthEvery);
-    if (!Number.isInteger(mouthEvery) || mouthEvery < 1) throw new InputError(`--mouth-every: expected a whole number ≥ 1, got "${options.mouthEvery}"`);
-  }
-  let vsBatch: number | undefined;
-  if (options.vsBatch !== undefined) {
-    vsBatch = Number(options.vsBatch);
-    if (!Number.isInteger(vsBatch) || vsBatch < 1) throw new InputError(`--vs-batch: expected a whole number ≥ 1, got "${options.vsBatch}"`);
-  }
-  let threads: number | undefined;
-  if (options.threads !== undefined) {
-    threads = Number(options.threads);
-    if (!Number.isInteger(threads) || threads < 0) throw new InputError(`--threads: expected a whole number ≥ 0, got "${options.threads}"`);
-  }
-  let target;
-  try {
-    target = parseTargetPolicy(options.target ?? 'largest');
-  } catch (err) {
-    throw new InputError(`--target: ${oneLine(err)}`);
-  }
-  let minTargetScore: number | undefined;
-  if (options.minTargetScore !== undefined) {
-    try {
-      minTargetScore = parseMinTargetScore(options.minTargetScore);
-    } catch (err) {
-      throw new InputError(`--min-target-score: ${oneLine(err)}`);
-    }
-  }
-  const fusion: FusionSpec | undefined = options.fusion !== undefined ? fusionOption(options.fusion) : undefined;
-  // Weights are checked (and their warnings given) before any work starts.
-  if (fusion !== undefined) printWarnings(resolveFusionAt(fusion, modelsOfFusion(fusion, ['vs', 'vd']), `--fusion ${options.fusion}`).warnings);
   const quiet = options.quiet === true;
   const { expanded, failed } = await expandInputs(inputs);
   let failures = failed.length;
@@ -203,26 +99,7 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
     return probed;
   };
   let nextProbe: Promise<MediaInfo> | undefined;
-  const pipeline = await Pipeline.load({
-    models: options.models ?? 'default',
-    detector,
-    fusion,
-    rule: options.rule !== undefined ? parseRule(options.rule, '--rule') : 'none',
-    target,
-    minTargetScore,
-    wholeFrameFace: options.wholeFrameFace === true,
-    referenceCompat: options.referenceCompat === true,
-    mouthCueEvery: mouthEvery,
-    vsBatch,
-    vsCrop: vsCropOption(options),
-    vad: options.vad !== false,
-    acoustic: options.acoustic !== false,
-    mouthCue: options.mouthCue !== false,
-    session: {
-      executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
-      intraOpNumThreads: threads,
-    },
-  });
+  const pipeline = await Pipeline.load(pipelineOptions);
   if (!quiet) process.stderr.write(`cer: models: ${pipeline.describe()}\n`);
   try {
     for (const [i, input] of todo.entries()) {
@@ -230,13 +107,15 @@ export async function runAnalyze(inputs: string[], options: AnalyzeCommandOption
       const probed = nextProbe;
       nextProbe = probeAhead(todo[i + 1]);
       try {
-        const result = await analyzeFile(pipeline, input, {
+        const { result, written } = await analyzeOne(pipeline, input, {
+          outDir,
+          formats,
+          write: timelineWeighted ? { timeline: { weighted: true } } : {},
           allowLive,
           probed,
           onProgress: showBar ? progressBar(path.basename(input)) : undefined,
         });
         if (showBar) process.stderr.write('\n');
-        const written = writeOutputs(result, outDir, formats, options.timelineWeighted === true ? { timeline: { weighted: true } } : {});
         if (!quiet) for (const note of result.notes) process.stderr.write(`cer: ${printable(input)}: ${note}\n`);
         if (!quiet) {
           const rtf = result.rtf === null ? 'n/a' : result.rtf.toFixed(3);

@@ -1,20 +1,17 @@
-import * as fs from 'node:fs';
 import {
   applyRule,
   COMPOUND_NAMES,
   Fusion,
-  FusionSpec,
   fuseFrameInto,
   fuseFrames,
-  fusionFromOption,
   NUM_BASIC,
   NUM_COMPOUND,
   parseRule,
   resolveFusionAt,
   Rule,
 } from '../../core';
-import { parseJson, readConfigFile, readJsonFile } from '../../io/files';
-import { FuseInput, parseFuseInput } from '../../io/fuse-input';
+import { readJsonFile } from '../../io/files';
+import { FuseInput, fusionOption, parseFuseInput } from '../../io/fuse-input';
 import { checkOutput, writeOutput } from '../output';
 
 export interface FuseOutput {
@@ -56,11 +53,6 @@ export function fuseInputFrames(input: FuseInput, fusion: Fusion, rule: Rule): F
     result.indices.push(indices[f]);
   }
   return result;
-}
-
-/** `--fusion` names a preset (dirichlet strategy) or a JSON file holding a fusion object. */
-export function fusionOption(value: string): FusionSpec {
-  return fusionFromOption(value, (file) => parseJson(readConfigFile(file, 'fusion file'), file), fs.existsSync);
 }
 
 /** Prints what was changed to make an input usable, one line each, on stderr. */
