@@ -128,18 +128,30 @@ async function fetchOk(url: string): Promise<Response> {
   return response;
 }
 
-/** A response body's chunks; a connection that breaks off is a one-line InputError. */
+/**
+ * A response body's chunks; a connection that breaks off is a one-line InputError. The download is
+ * cancelled when the reader stops early (a write failed).
+ */
 async function* bodyChunks(url: string, body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
-  for (;;) {
-    let next: Awaited<ReturnType<typeof reader.read>>;
-    try {
-      next = await reader.read();
-    } catch (err) {
-      throw new InputError(`${url}: download failed (${oneLine(err)}); nothing installed`);
+  let done = false;
+  try {
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        done = true;
+        throw new InputError(`${url}: download failed (${oneLine(err)}); nothing installed`);
+      }
+      if (next.done) {
+        done = true;
+        return;
+      }
+      yield next.value;
     }
-    if (next.done) return;
-    yield next.value;
+  } finally {
+    if (!done) await reader.cancel().catch(() => undefined);
   }
 }
 
