@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelError } from '../../src/models/errors';
-import { DEFAULT_MODELS_DIR, PACKAGE_ROOT, listManifests, loadManifest, manifestOfOnnx, selectModels, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
-import { manifestForBareOnnx } from '../../src/models/recognise';
+import { DEFAULT_MODELS_DIR, PACKAGE_ROOT, listManifests, loadManifest, selectModels, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
+import { manifestForOnnx } from '../../src/models/recognise';
 import type { SessionOptions } from '../../src/models/session';
 
 /** Session options of a node without a model config: those of `cer analyze` (cpu, one thread per model). */
@@ -42,8 +42,7 @@ export async function resolveModelSpec(spec: string, task: ModelTask): Promise<L
   } else if (/\.onnx$/i.test(s)) {
     // With its manifest beside it, that manifest; without, the graph is recognised as one of the
     // well-known expression models (src/models/recognise.ts) and a manifest written for it.
-    const file = resolveUserPath(s);
-    manifest = fs.existsSync(file.replace(/\.onnx$/i, '.json')) ? await manifestOfOnnx(file) : (await manifestForBareOnnx(file)).manifest;
+    manifest = await manifestForOnnx(resolveUserPath(s));
   } else if (s.includes('/') || s.includes(path.sep) || s.startsWith('.')) {
     const found = (await selectModels([resolveUserPath(s)], [task])).get(task);
     if (found === undefined) throw new ModelError(`${s}: no ${task} model manifest in this folder`);

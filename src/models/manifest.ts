@@ -501,17 +501,32 @@ export async function findManifest(dir: string, task: ModelTask, id?: string): P
   return found;
 }
 
+/** Where an ONNX model file's manifest goes: the `.json` of the same name beside it. */
+export function manifestPathBeside(onnxPath: string): string {
+  return onnxPath.replace(/\.onnx$/i, '.json');
+}
+
+/**
+ * The manifest beside an ONNX model file (which must name that file), or null when there is none:
+ * the file is then a bare ONNX file (see recognise.ts).
+ */
+export async function manifestBesideOnnx(onnxPath: string): Promise<LoadedManifest | null> {
+  const beside = manifestPathBeside(onnxPath);
+  if (!fs.existsSync(beside)) return null;
+  const manifest = await loadManifest(beside);
+  if (path.resolve(manifest.modelPath) !== path.resolve(onnxPath)) throw new ModelError(`${manifest.label}: names ${path.basename(manifest.modelPath)}, not ${path.basename(onnxPath)}`);
+  return manifest;
+}
+
 /**
  * The manifest an ONNX model file is described by: the `.json` of the same name beside it, which
  * must name that file.
  */
 export async function manifestOfOnnx(onnxPath: string): Promise<LoadedManifest> {
-  const beside = onnxPath.replace(/\.onnx$/i, '.json');
-  if (!fs.existsSync(beside)) {
-    throw new ModelError(`${displayPath(onnxPath)}: an ONNX file needs its manifest beside it (${path.basename(beside)}): it says what the model is for and how to feed it; cer models install recognises the well-known expression models and writes it, docs/models.md shows how to write one`);
+  const manifest = await manifestBesideOnnx(onnxPath);
+  if (manifest === null) {
+    throw new ModelError(`${displayPath(onnxPath)}: an ONNX file needs its manifest beside it (${path.basename(manifestPathBeside(onnxPath))}): it says what the model is for and how to feed it; cer models install recognises the well-known expression models and writes it, docs/models.md shows how to write one`);
   }
-  const manifest = await loadManifest(beside);
-  if (path.resolve(manifest.modelPath) !== path.resolve(onnxPath)) throw new ModelError(`${manifest.label}: names ${path.basename(manifest.modelPath)}, not ${path.basename(onnxPath)}`);
   return manifest;
 }
 

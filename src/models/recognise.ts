@@ -16,6 +16,7 @@
  * `extra.recognised.facts`. docs/models.md describes the families and how to write a manifest for
  * any other model.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,6 +28,7 @@ import { ModelError } from './errors';
 import {
   displayPath,
   loadManifest,
+  manifestBesideOnnx,
   validateManifest,
   type LoadedManifest,
   type ImageLayout,
@@ -495,14 +497,27 @@ export async function recogniseOnnx(file: string, options: RecogniseOptions = {}
   }
 }
 
-/** Where the model config node keeps the manifests it writes for bare ONNX files. */
-export const RECOGNISED_MANIFESTS_DIR = path.join(os.tmpdir(), 'cer-recognised-models');
+let manifestsDir: string | undefined;
+
+/**
+ * The folder of the manifests written for bare ONNX files: made on first use under the system's
+ * temporary folder with a name no one else can predict, readable by this user only (mkdtemp), and
+ * removed when the process exits.
+ */
+export function recognisedManifestsDir(): string {
+  if (manifestsDir === undefined || !fs.existsSync(manifestsDir)) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-recognised-'));
+    manifestsDir = dir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return manifestsDir;
+}
 
 /**
  * The manifest of an ONNX file without one beside it, for the model config node: the file is
- * recognised as for `cer models install` and the manifest written (atomically) to a folder of its
- * own under the system's temporary folder, naming the ONNX file where it is: the user's folder is
- * left as it was. Throws the same one-line ModelError for a graph it does not know.
+ * recognised as for `cer models install` and the manifest written (atomically) to this process's
+ * own folder (recognisedManifestsDir), naming the ONNX file where it is: the user's folder is left
+ * as it was. Throws the same one-line ModelError for a graph it does not know.
  */
 export async function manifestForBareOnnx(file: string): Promise<{ manifest: LoadedManifest; recognition: Recognition }> {
   const abs = path.resolve(file);
@@ -510,9 +525,18 @@ export async function manifestForBareOnnx(file: string): Promise<{ manifest: Loa
   // The manifest names the file by its base name (manifests may not point out of their folder); it
   // is loaded bound to the file itself.
   const raw: Record<string, unknown> = { ...recognition.manifest, file: path.basename(abs) };
-  const dir = path.join(RECOGNISED_MANIFESTS_DIR, String(raw.sha256).slice(0, 16));
+  const key = createHash('sha256').update(`${abs}\0${String(raw.sha256)}`).digest('hex').slice(0, 16);
+  const dir = path.join(recognisedManifestsDir(), key);
   fs.mkdirSync(dir, { recursive: true });
   const manifestPath = path.join(dir, `${String(raw.id)}.json`);
   writeFileAtomic(manifestPath, `${JSON.stringify(raw, null, 2)}\n`);
   return { manifest: await loadManifest(manifestPath, { modelPath: abs }), recognition };
+}
+
+/**
+ * The manifest of an ONNX model file: the one beside it (which must name the file), else, for a
+ * bare file, the one recognised from its graph (manifestForBareOnnx).
+ */
+export async function manifestForOnnx(file: string): Promise<LoadedManifest> {
+  return (await manifestBesideOnnx(file)) ?? (await manifestForBareOnnx(file)).manifest;
 }

@@ -21,6 +21,7 @@ import {
   type JsonValue,
   type LoadedManifest,
 } from '../models/manifest';
+import { ModelHolder } from '../models/holder';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
 import {
   anchorGrids,
@@ -171,7 +172,7 @@ function optionInUnit(v: number | undefined, name: string, fallback: number): nu
   return v;
 }
 
-export class BlazeFaceDetector {
+export class BlazeFaceDetector extends ModelHolder<ModelSession> {
   readonly scoreThreshold: number;
   readonly iouThreshold: number;
   readonly maxFaces: number;
@@ -182,11 +183,9 @@ export class BlazeFaceDetector {
   private readonly scratch: Uint8Array;
   private readonly tensor: Float32Array;
   private readonly outputNames: readonly string[];
-  private queue: Promise<unknown> = Promise.resolve();
-  private handle: ModelSession | undefined;
 
   private constructor(handle: ModelSession, readonly config: BlazeFaceConfig, options: BlazeFaceOptions) {
-    this.handle = handle;
+    super(handle, 'BlazeFace detector');
     const m = handle.manifest;
     this.scoreThreshold = optionInUnit(options.scoreThreshold, 'scoreThreshold', config.scoreThreshold);
     this.iouThreshold = optionInUnit(options.iouThreshold, 'iouThreshold', config.iouThreshold);
@@ -265,27 +264,13 @@ export class BlazeFaceDetector {
     }
   }
 
-  get manifest(): LoadedManifest {
-    return this.session.manifest;
-  }
-
-  /** The execution provider in use ('cpu', 'cuda', ...). */
   /** The id of the detector's model manifest. */
   get id(): string {
-    return this.handle?.manifest.id ?? 'released';
-  }
-
-  get provider(): string {
-    return this.session.provider;
+    return this.released ? 'released' : this.manifest.id;
   }
 
   get variant(): string {
     return this.manifest.id;
-  }
-
-  private get session(): ModelSession {
-    if (this.handle === undefined) throw new ModelError('BlazeFace detector used after release');
-    return this.handle;
   }
 
   /**
@@ -295,9 +280,7 @@ export class BlazeFaceDetector {
    * one after another (it reuses its input buffers).
    */
   detect(image: RgbImage): Promise<FaceDetection[]> {
-    const run = this.queue.then(() => this.detectNow(image));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.enqueue(() => this.detectNow(image));
   }
 
   private async detectNow(image: RgbImage): Promise<FaceDetection[]> {
@@ -337,14 +320,5 @@ export class BlazeFaceDetector {
       if (faces.length >= this.maxFaces) break;
     }
     return faces;
-  }
-
-  /** Gives the session back (closed when no one else uses it). Further calls do nothing. */
-  async release(): Promise<void> {
-    const handle = this.handle;
-    if (handle === undefined) return;
-    this.handle = undefined;
-    await this.queue;
-    await handle.release();
   }
 }

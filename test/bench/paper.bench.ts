@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CER } from '../helpers/cli';
-import { EXPORT_SCRIPT, findPython, pythonStatus, runExportTool, torchProblem } from '../../src/cli/commands/models';
+import { EXPORT_SCRIPT, findPython, pythonStatus, runExportTool, torchProblem } from '../../src/models/export';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, sha256File, type FloatFeed, type ModelSession } from '../../src/models/session';
 import { RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';

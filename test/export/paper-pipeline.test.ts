@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FUSION_PRESETS } from '../../src/core';
-import { runExportTool } from '../../src/cli/commands/models';
+import { runExportTool } from '../../src/models/export';
 import { requireTorch } from '../helpers/python';
 import { cer } from '../helpers/cli';
 import { RAVDESS_CLIP } from '../helpers/testdata';

@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runExportTool, type ExportedModel } from '../../src/cli/commands/models';
+import { runExportTool, type ExportedModel } from '../../src/models/export';
 import { requireTorch } from '../helpers/python';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, type ModelSession } from '../../src/models/session';

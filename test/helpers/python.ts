@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { findPython, pythonStatus, torchProblem, type PythonStatus } from '../../src/cli/commands/models';
+import { findPython, pythonStatus, torchProblem, type PythonStatus } from '../../src/models/export';
 
 /**
  * The Python that runs the model export tool, or skips the calling suite (or test) with the reason

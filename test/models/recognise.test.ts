@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { resolveModelSpec } from '../../nodes/common/models';
-import { runExportTool } from '../../src/cli/commands/models';
+import { runExportTool } from '../../src/models/export';
 import { BASIC_EMOTIONS } from '../../src/core/emotions';
 import { DEFAULT_MODELS_DIR } from '../../src/models/manifest';
 import { cer } from '../helpers/cli';

@@ -18,15 +18,8 @@ import { decodeFrames, decodeImage } from '../../src/media/frames';
 import type { RgbImage, VideoFrame } from '../../src/media/types';
 import { ModelError } from '../../src/models/errors';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
-import {
-  cropToTensor,
-  DEFAULT_MOUTH_OPEN_THRESHOLD,
-  FACEMESH_LANDMARKS,
-  FACEMESH_MANIFEST,
-  facemeshCrop,
-  MouthOpenCue,
-  type MouthMeasure,
-} from '../../src/stages/mouth';
+import { DEFAULT_MOUTH_OPEN_THRESHOLD, MouthOpenCue, type MouthMeasure } from '../../src/stages/mouth';
+import { cropToTensor, FACEMESH_LANDMARKS, FACEMESH_MANIFEST, facemeshCrop } from '../../src/vision/facemesh';
 import { runCli } from '../../tools/tfjs-to-onnx/main';
 import { BlazeFaceDetector, blazeFaceManifestPath } from '../../src/vision/blazeface';
 import type { Box } from '../../src/vision/types';
