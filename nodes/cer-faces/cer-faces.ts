@@ -5,12 +5,13 @@
  * cropImage, so the whole frame goes no further than this node.
  */
 import { FaceStage } from '../../src/stages/faces';
-import type { BoxArray, FacePayload } from '../../src/nodes-api/messages';
+import type { FacePayload } from '../../src/nodes-api/messages';
 import { cropImage } from '../../src/vision/image';
 import { faceContextBox } from '../../src/vision/align';
 import { DEFAULT_DETECTOR, isDetectorChoice, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../../src/vision/auto-detector';
 import { DEFAULT_MIN_TARGET_SCORE, isTargetPolicy, parseMinTargetScore, type TargetPolicy } from '../../src/vision/target';
 import { jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
+import { faceRecord } from '../../src/vision/types';
 import { frameConsumed } from '../common/flow-control';
 import { ModelNode, warmUp, warmUpImage } from '../common/model-node';
 import { DEFAULT_SESSION_OPTIONS } from '../common/models';
@@ -47,7 +48,6 @@ function thumbnailSize(setting: number | string | undefined): number | null {
   return Number.isInteger(n) && n >= 0 && n <= 1024 ? n : null;
 }
 
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 
 
@@ -124,7 +124,7 @@ export = function register(RED: NodeAPI): void {
               const crop = cropImage(frame, context);
               const result: FacePayload = {
                 ...base,
-                face: { box: face.box.map(round3) as BoxArray, score: round3(face.score), track: face.track, detector: face.detector ?? null },
+                face: faceRecord(face),
                 // A Buffer: cheap for Node-RED to copy when the output fans out (see the media splitter).
                 crop: { width: crop.width, height: crop.height, data: Buffer.from(crop.data.buffer, crop.data.byteOffset, crop.data.byteLength) },
                 cropBox: [context[0], context[1], context[2], context[3]],

@@ -39,7 +39,7 @@ import { AUDIO_ONLY_FPS, MouthCueSchedule, resultFps, scheduleAudioOnly, schedul
 import { summarizeResults, type AnalysisSummary } from './summary';
 import { DEFAULT_DETECTOR, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../vision/auto-detector';
 import type { TargetPolicy } from '../vision/target';
-import type { Box, TrackedFace } from '../vision/types';
+import { faceRecord, type FaceRecord, type TrackedFace } from '../vision/types';
 
 export interface PipelineOptions {
   /**
@@ -96,13 +96,8 @@ export interface PipelineOptions {
   readonly session?: SessionOptions;
 }
 
-export interface FaceResult {
-  readonly box: Box;
-  readonly score: number;
-  readonly track: number;
-  /** The model that found the face (`--detector auto` combines several), or null. */
-  readonly detector: string | null;
-}
+/** A face as a frame result holds it (src/vision/types.ts faceRecord). */
+export type FaceResult = FaceRecord;
 
 /** One frame of one face stream (one per frame, or one per track and frame with target `all`). */
 export interface FrameResult {
@@ -263,7 +258,6 @@ async function modelsFor(models: string, tasks: readonly ModelTask[]): Promise<M
   return byTask;
 }
 
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export interface AnalyzeProgress {
   readonly frame: number;
@@ -356,7 +350,7 @@ export async function* analyzeFrames(
     return {
       frame: frame.index,
       t: frame.t,
-      face: face ? { box: face.box.map(round3) as Box, score: round3(face.score), track: face.track, detector: face.detector ?? null } : null,
+      face: face ? faceRecord(face) : null,
       vs: vs ? Array.from(vs) : null,
       vd: vd ? Array.from(vd) : null,
       a: a ? Array.from(a) : null,
