@@ -4,7 +4,7 @@
  * (npm run bench:paper).
  */
 import { readAudio } from '../src/media/audio';
-import { decodeFrames } from '../src/media/frames';
+import { decodeFrames } from '../src/media/frame-decoder';
 import { probeMedia } from '../src/media/probe';
 import type { LoadedManifest } from '../src/models/manifest';
 import type { FloatFeed } from '../src/models/session';

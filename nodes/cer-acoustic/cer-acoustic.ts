@@ -16,7 +16,7 @@
 import type { AudioChunk } from '../../src/media/audio';
 import type { FrameRate } from '../../src/media/types';
 import type { SessionOptions } from '../../src/models/session';
-import type { AudioPayload, EndPayload, ProbsPayload } from '../../src/nodes-api/messages';
+import type { AudioPayload, EndPayload, ProbsPayload } from '../../src/contract/messages';
 import {
   AcousticStage,
   DisabledAcousticStage,

@@ -5,7 +5,7 @@
  * cropImage, so the whole frame goes no further than this node.
  */
 import { FaceStage } from '../../src/stages/faces';
-import type { FacePayload } from '../../src/nodes-api/messages';
+import type { FacePayload } from '../../src/contract/messages';
 import { cropImage } from '../../src/vision/image';
 import { faceContextBox } from '../../src/vision/align';
 import { DEFAULT_DETECTOR, isDetectorChoice, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../../src/vision/auto-detector';

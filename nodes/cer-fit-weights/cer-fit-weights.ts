@@ -11,7 +11,7 @@
  * RAVDESS file-name code (03-01-05-… = angry; calm is left out).
  */
 import { dirichletSearch, NUM_BASIC, type SearchMetric } from '../../src/core';
-import { isEndPayload, type FittedFusionPayload, type FusedPayload, type Modality } from '../../src/nodes-api/messages';
+import { isEndPayload, type FittedFusionPayload, type FusedPayload, type Modality } from '../../src/contract/messages';
 import { labelIndex, labelOfSource } from '../common/labels';
 import { numberField } from '../common/fields';
 import { onOrderedInput } from '../common/handlers';

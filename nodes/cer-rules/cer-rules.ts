@@ -6,7 +6,7 @@
 import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_COMPOUND, parseRule, type Rule } from '../../src/core';
 import { InputError } from '../../src/io/errors';
 import { checkFrameNumber, checkFusedScores, describe } from '../../src/io/votes';
-import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/nodes-api/messages';
+import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/contract/messages';
 import { rethrowPlain } from '../common/errors';
 import { numberField } from '../common/fields';
 import { onOrderedInput } from '../common/handlers';

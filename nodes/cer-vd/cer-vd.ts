@@ -6,7 +6,7 @@
  * VisualStream logic as the pipeline's, dropped when the stream ends.
  */
 import { acquireSession, type ModelSession } from '../../src/models/session';
-import type { ProbsPayload } from '../../src/nodes-api/messages';
+import type { ProbsPayload } from '../../src/contract/messages';
 import { createVDStage, TEMPORAL_SMOOTHING_VD_ID } from '../../src/stages/vd';
 import { StreamVisualVotes } from '../../src/stages/visual-stream';
 import type { VSOutput } from '../../src/stages/vs';

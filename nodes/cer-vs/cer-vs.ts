@@ -4,7 +4,7 @@
  * from it exactly as the pipeline cuts it from the frame, so the numbers are the same), and the vote per frame comes from the same
  * per-stream logic as `cer analyze` (src/stages/visual-stream.ts).
  */
-import type { FacePayload, ProbsPayload } from '../../src/nodes-api/messages';
+import type { FacePayload, ProbsPayload } from '../../src/contract/messages';
 import { StreamVisualVotes } from '../../src/stages/visual-stream';
 import { TemporalSmoothingVD } from '../../src/stages/vd';
 import { StaticVisualStage, type VSOutput } from '../../src/stages/vs';

@@ -4,7 +4,7 @@
  * in arrival order with the end of a stream forwarded, and a close that waits for the input still
  * queued before it releases the model (so that no message runs on a released session).
  */
-import { isEndPayload, type EndPayload } from '../../src/nodes-api/messages';
+import { isEndPayload, type EndPayload } from '../../src/contract/messages';
 import type { ModelTask } from '../../src/models/manifest';
 import type { RgbImage } from '../../src/media/types';
 import type { CerModelsNode, ModelUse } from './config';

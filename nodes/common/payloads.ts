@@ -1,6 +1,6 @@
 /** Checks of incoming payloads (clear messages for wrong wiring), and small helpers on them. */
 import { COMPOUND_NAMES, NUM_COMPOUND } from '../../src/core';
-import type { AudioPayload, FacePayload, FramePayload, ProbsPayload, RankedCompound } from '../../src/nodes-api/messages';
+import type { AudioPayload, FacePayload, FramePayload, ProbsPayload, RankedCompound } from '../../src/contract/messages';
 import type { TargetPolicy } from '../../src/vision/target';
 
 /** A frame payload, checked enough to fail with a clear message. */

@@ -1,5 +1,5 @@
 /** Per-stream state of a node, and the end of a stream forwarded once its state is dropped. */
-import type { EndPayload } from '../../src/nodes-api/messages';
+import type { EndPayload } from '../../src/contract/messages';
 import type { NodeMessage } from './red';
 
 /** Per-stream state, created on a stream's first message and dropped when the stream ends. */

@@ -1,5 +1,5 @@
 /**
- * The classes of the method and their orders (REFERENCE_BEHAVIOUR.md §1).
+ * The classes of the method and their orders (docs/method.md §1).
  */
 
 export const BASIC_EMOTIONS = ['Neutral', 'Anger', 'Disgust', 'Fear', 'Happiness', 'Sadness', 'Surprise'] as const;

@@ -1,5 +1,5 @@
 /**
- * Fusion of several models' 7-class probability vectors (paper §3.3, REFERENCE_BEHAVIOUR.md §3).
+ * Fusion of several models' 7-class probability vectors (paper §3.3, docs/method.md §3).
  *
  * W is models × classes (row m = w_m, the per-class weights of model m); v has one scalar per model.
  *   dirichlet:    P̄ = Σ_m P_m ⊙ w_m
@@ -26,7 +26,7 @@ export interface FusionPreset {
 }
 
 /**
- * Published weights, transcribed from the paper's tables (REFERENCE_BEHAVIOUR.md §3) as printed, as
+ * Published weights, transcribed from the paper's tables (docs/method.md §3) as printed, as
  * rows = classes (Ne An Di Fe Ha Sa Su), columns = models, then transposed into W (models × classes).
  * In paper-av7 the Disgust row repeats VS's Anger weight, so its column sums to 1.0536, not 1.
  */

@@ -1,5 +1,5 @@
 /**
- * From fused basic-emotion scores to compound expressions (paper §3.4, REFERENCE_BEHAVIOUR.md §2).
+ * From fused basic-emotion scores to compound expressions (paper §3.4, docs/method.md §2).
  */
 import { argmax, COMPOUND_EXPRESSIONS, NUM_BASIC, NUM_COMPOUND } from './emotions';
 

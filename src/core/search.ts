@@ -1,5 +1,5 @@
 /**
- * Searching fusion weights on labelled data (paper §3.3, REFERENCE_BEHAVIOUR.md §3):
+ * Searching fusion weights on labelled data (paper §3.3, docs/method.md §3):
  * - Dirichlet random search for W: every class column drawn from Dirichlet(α = 1 per model);
  * - the hierarchical grid for v, as the reference's `np.arange` has it: 0.01 … 0.495 step 0.005 per
  *   model for two models (VS+VD), 0.01 … 0.46 step 0.05 for three (VS+VD+A).

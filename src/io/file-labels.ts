@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { outputStem } from '../output/frames';
+import { outputStem } from '../output/frame-slots';
 import { InputError, oneLine } from './errors';
 import { parseJson, readTextFile } from './files';
 import { classNames, EXCLUDED, labelFromName, type LabelTask } from './labels';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { resolveFfmpeg, type ResolvedBinary } from './binaries';
 import { MediaError, type MediaErrorCode } from './errors';
-import { decodeFrames, ffmpegFeatures, type DecodeFramesOptions, type FfmpegFeatures } from './frames';
+import { decodeFrames, ffmpegFeatures, type DecodeFramesOptions, type FfmpegFeatures } from './frame-decoder';
 import { probeMedia } from './probe';
 import { abortError, BufferPool, type DecoderStarted } from './process';
 import type { MediaInfo, VideoFrame } from './types';

@@ -5,5 +5,5 @@ export * from './binaries';
 export * from './source';
 export * from './process';
 export * from './probe';
-export * from './frames';
+export * from './frame-decoder';
 export * from './audio';

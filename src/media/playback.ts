@@ -4,7 +4,7 @@
  * own; a looping single file starts again as a new stream. Frames are decoded in a worker thread
  * (decodeFramesInWorker, as `cer analyze` does) beside the audio (decodeAudio); each frame, audio
  * chunk and event goes to the run's PlaybackOutputs as a payload of the message contract
- * (src/nodes-api/messages.ts), and every stream ends with one end payload, whatever ended it.
+ * (src/contract/messages.ts), and every stream ends with one end payload, whatever ended it.
  *
  * Stopping: stop() aborts runs (all, or the one playing a stream); close() stops them all and
  * waits until every ffmpeg they started has exited. A failing source ends its run: the error
@@ -13,11 +13,11 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { oneLine } from '../io/errors';
-import type { AudioPayload, EndPayload, FramePayload, SourceEventPayload, SourceInfo } from '../nodes-api/messages';
+import type { AudioPayload, EndPayload, FramePayload, SourceEventPayload, SourceInfo } from '../contract/messages';
 import { AUDIO_SAMPLE_RATE, decodeAudio } from './audio';
 import { resolveFfmpeg } from './binaries';
 import { decodeFramesInWorker, FrameDecoderThread } from './frame-worker';
-import { ffmpegFeatures } from './frames';
+import { ffmpegFeatures } from './frame-decoder';
 import { probeMedia } from './probe';
 import { RateMeter } from './rate-meter';
 import { classifyInput, expandFolder } from './source';

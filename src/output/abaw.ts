@@ -1,5 +1,5 @@
 /**
- * The ABAW compound-expression challenge format (REFERENCE_BEHAVIOUR.md §8): a header
+ * The ABAW compound-expression challenge format (docs/method.md §8): a header
  * `image_location,Fearfully_Surprised,…,Sadly_Angry`, then one line per video frame
  * `<video>/<frame 1-based, 5 digits>.jpg,<CE index 0-6>`.
  *
@@ -15,7 +15,7 @@
 import { COMPOUND_EXPRESSIONS, COMPOUND_NAMES } from '../core/emotions';
 import { InputError } from '../io/errors';
 import type { AnalyzeResult } from '../pipeline/analyze';
-import { outputStem, selectPerFrame } from './frames';
+import { outputStem, selectPerFrame } from './frame-slots';
 
 export const ABAW_HEADER = ['image_location', ...COMPOUND_EXPRESSIONS.map((c) => c.abawName)].join(',');
 

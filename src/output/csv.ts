@@ -15,7 +15,7 @@
  */
 import { BASIC_EMOTIONS, COMPOUND_EXPRESSIONS } from '../core/emotions';
 import type { AnalyzeResult } from '../pipeline/analyze';
-import type { OutputFrame } from './frames';
+import type { OutputFrame } from './frame-slots';
 
 type Cell = number | string | null | undefined;
 

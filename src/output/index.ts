@@ -9,12 +9,12 @@ import { checkOutputTarget, FileInputError, releaseTemporary, showPath, sweepSta
 import type { AnalyzeResult } from '../pipeline/analyze';
 import { abawText, type AbawOptions } from './abaw';
 import { csvText } from './csv';
-import { outputStem } from './frames';
+import { outputStem } from './frame-slots';
 import { timelinePng, type TimelineOptions } from './timeline';
 
 export * from './abaw';
 export * from './csv';
-export * from './frames';
+export * from './frame-slots';
 export * from './timeline';
 
 export const OUTPUT_FORMATS = ['json', 'csv', 'abaw', 'png'] as const;

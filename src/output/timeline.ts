@@ -26,7 +26,7 @@ import { modelsOfFusion, resolveFusion } from '../core/fusion-settings';
 import { compoundScores, type Rule } from '../core/rules';
 import type { AnalyzeResult } from '../pipeline/analyze';
 import { compoundIndex } from './abaw';
-import { type FrameSlot, selectPerFrame } from './frames';
+import { type FrameSlot, selectPerFrame } from './frame-slots';
 
 export const TIMELINE_ROWS = ['VS', 'VD', 'A', 'AV'] as const;
 export type TimelineRow = (typeof TIMELINE_ROWS)[number];

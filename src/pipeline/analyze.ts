@@ -21,7 +21,7 @@ import {
 import { resolveFfmpeg } from '../media/binaries';
 import { InputError } from '../io/errors';
 import { FrameDecoderThread } from '../media/frame-worker';
-import { ffmpegFeatures } from '../media/frames';
+import { ffmpegFeatures } from '../media/frame-decoder';
 import { probeMedia } from '../media/probe';
 import { frameRateValue, type MediaInfo, type VideoFrame } from '../media/types';
 import { ModelError } from '../models/errors';

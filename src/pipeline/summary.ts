@@ -8,7 +8,7 @@
  * (selectPerFrame), so the summary describes the person target `largest` would follow.
  */
 import { argmax, BASIC_EMOTIONS, COMPOUND_NAMES, NUM_BASIC, NUM_COMPOUND, type BasicEmotion } from '../core';
-import { selectPerFrame } from '../output/frames';
+import { selectPerFrame } from '../output/frame-slots';
 import type { FrameResult } from './analyze';
 
 export interface ModalitySummary {

@@ -1,5 +1,5 @@
 /**
- * The acoustic (A) stage (REFERENCE_BEHAVIOUR.md §7), streaming: 16 kHz mono audio chunks in,
+ * The acoustic (A) stage (docs/method.md §7), streaming: 16 kHz mono audio chunks in,
  * one 7-class canonical probability vector per video frame out.
  *
  * Windows. Window k covers samples [8000·k, 8000·k + 64000): 4 s starting every 0.5 s from 0, for

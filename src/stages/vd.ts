@@ -1,5 +1,5 @@
 /**
- * The dynamic visual (VD) stage (REFERENCE_BEHAVIOUR.md §6), one instance per face stream
+ * The dynamic visual (VD) stage (docs/method.md §6), one instance per face stream
  * (per track, or the single target stream). Two kinds share one interface:
  *
  * - `SequenceModelVD` (id `sequence-model`): the paper's contract. A window of the last 10

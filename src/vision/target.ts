@@ -1,5 +1,5 @@
 /**
- * Target-person policy (REFERENCE_BEHAVIOUR.md §4): which of a frame's tracked faces to analyse.
+ * Target-person policy (docs/method.md §4): which of a frame's tracked faces to analyse.
  * The reference leaves the choice to a person; these automatic policies replace that step.
  *
  * - `largest` (default): the face with the largest box area.

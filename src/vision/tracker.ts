@@ -1,5 +1,5 @@
 /**
- * IoU face tracker (REFERENCE_BEHAVIOUR.md §4).
+ * IoU face tracker (docs/method.md §4).
  *
  * Per frame: the frame's detections are matched against the live tracklets by an optimal
  * (Hungarian) assignment over their IoU; a pair counts as a match only when its IoU reaches

@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { BASIC_EMOTIONS } from '../../src/core/emotions';
-import { decodeFrames } from '../../src/media/frames';
+import { decodeFrames } from '../../src/media/frame-decoder';
 import type { RgbImage } from '../../src/media/types';
 import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest } from '../../src/models/manifest';
 import { StaticVisualStage, type VSCropOptions } from '../../src/stages/vs';

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decodeFramesInWorker } from '../../src/media/frame-worker';
-import { decodeFrames } from '../../src/media/frames';
+import { decodeFrames } from '../../src/media/frame-decoder';
 import { probeMedia } from '../../src/media/probe';
 import type { StillDecoder } from '../../src/media/still';
 import type { MediaInfo, RgbImage } from '../../src/media/types';

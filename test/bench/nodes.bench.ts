@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { CerPayload } from '../../src/nodes-api/messages';
+import type { CerPayload } from '../../src/contract/messages';
 import { CER } from '../helpers/cli';
 import { RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
 import { helper, loadUnspied, NODES, pipelineFlow, runPipeline, sleep, type TestMessage } from '../nodes/helpers';

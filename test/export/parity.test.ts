@@ -15,7 +15,7 @@ import { requireTorch } from '../helpers/python';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { acquireSession, type ModelSession } from '../../src/models/session';
 import { readAudio } from '../../src/media/audio';
-import { decodeFrames } from '../../src/media/frames';
+import { decodeFrames } from '../../src/media/frame-decoder';
 import { ACOUSTIC_WINDOW_SAMPLES, normaliseWindow } from '../../src/stages/acoustic';
 import { VSInput } from '../../src/stages/vs';
 import { BlazeFaceDetector } from '../../src/vision/blazeface';

@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { readAudio } from '../../src/media/audio';
 import { resolveFfmpeg } from '../../src/media/binaries';
 import { MediaError } from '../../src/media/errors';
-import { decodeFrames } from '../../src/media/frames';
+import { decodeFrames } from '../../src/media/frame-decoder';
 import { probeMedia } from '../../src/media/probe';
 import {
   ALLOW_PLAYLISTS_ENV,

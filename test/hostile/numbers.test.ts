@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FUSION_PRESETS, MAX_FUSED_SCORE } from '../../src/core';
-import type { CompoundPayload, FusedPayload } from '../../src/nodes-api/messages';
+import type { CompoundPayload, FusedPayload } from '../../src/contract/messages';
 import { cer } from '../helpers/cli';
 import { helper, nextMessage, NODES, sleep, statusTexts, type FlowNode, type TestMessage } from '../nodes/helpers';
 

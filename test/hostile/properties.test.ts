@@ -16,7 +16,7 @@ import { parseJson } from '../../src/io/files';
 import { parseFuseInput } from '../../src/io/fuse-input';
 import { readLabels } from '../../src/io/labels';
 import { checkFrameNumber, checkFusedScores, checkVote, PROBABILITY_SLACK, VOTE_SUM_TOLERANCE } from '../../src/io/votes';
-import type { CompoundPayload } from '../../src/nodes-api/messages';
+import type { CompoundPayload } from '../../src/contract/messages';
 import { iou, IouTracker } from '../../src/vision/tracker';
 import type { Box, FaceDetection } from '../../src/vision/types';
 import { helper, NODES, type FlowNode, type TestMessage } from '../nodes/helpers';

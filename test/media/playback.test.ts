@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { readAudio } from '../../src/media/audio';
 import { resolveFfmpeg, resolveFfprobe } from '../../src/media/binaries';
 import { PlaybackController, type PlaybackOptions, type PlaybackOutputs, type PlaybackStatus } from '../../src/media/playback';
-import type { AudioPayload, EndPayload, FramePayload, SourceEventPayload } from '../../src/nodes-api/messages';
+import type { AudioPayload, EndPayload, FramePayload, SourceEventPayload } from '../../src/contract/messages';
 import { RAVDESS_CLIP, SAMPLE_MP4 } from '../helpers/testdata';
 import { childMediaPids, makeMediaFixtures, processExists, type MediaFixtures } from './fixtures';
 

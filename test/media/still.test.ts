@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { resolveFfmpeg } from '../../src/media/binaries';
 import { MediaError } from '../../src/media/errors';
 import { decodeFramesInWorker } from '../../src/media/frame-worker';
-import { decodeFrames } from '../../src/media/frames';
+import { decodeFrames } from '../../src/media/frame-decoder';
 import { probeMedia } from '../../src/media/probe';
 import { runningToolPids } from '../../src/media/process';
 import { loadSharp, type StillDecoder } from '../../src/media/still';

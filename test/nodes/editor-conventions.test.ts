@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { SourceEventPayload } from '../../src/nodes-api/messages';
+import type { SourceEventPayload } from '../../src/contract/messages';
 import { translator } from '../../nodes/common/i18n';
 import { RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
 import { helper, NODES, nextMessage, type FlowNode, type TestMessage } from './helpers';

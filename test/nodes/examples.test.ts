@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { COMPOUND_NAMES } from '../../src/core';
-import type { CompoundPayload, FittedFusionPayload } from '../../src/nodes-api/messages';
+import type { CompoundPayload, FittedFusionPayload } from '../../src/contract/messages';
 import { REPO_ROOT, SAMPLES_DIR } from '../helpers/testdata';
 import { helper, NODES, statusTexts, type FlowNode, type NodeModule, type TestMessage, type TestNode } from './helpers';
 

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { EndPayload, FacePayload } from '../../src/nodes-api/messages';
+import type { EndPayload, FacePayload } from '../../src/contract/messages';
 import { cer } from '../helpers/cli';
 import { FRAMES, makeArriving, who } from '../helpers/two-person';
 import { helper, NODES, type FlowNode } from './helpers';

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { FittedFusionPayload } from '../../src/nodes-api/messages';
+import type { FittedFusionPayload } from '../../src/contract/messages';
 import { cer } from '../helpers/cli';
 import { REPO_ROOT, SAMPLES_DIR } from '../helpers/testdata';
 import { helper, nextMessage, NODES, statusTexts, type FlowNode } from './helpers';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import type { CompoundPayload, EndPayload } from '../../src/nodes-api/messages';
+import type { CompoundPayload, EndPayload } from '../../src/contract/messages';
 import { REPO_ROOT } from '../helpers/testdata';
 
 /** node-red-node-test-helper has no types; the part the tests use. */

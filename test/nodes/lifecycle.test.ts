@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { decodeImage } from '../../src/media/frames';
+import { decodeImage } from '../../src/media/frame-decoder';
 import type { RgbImage } from '../../src/media/types';
 import { openSessionCount } from '../../src/models/session';
 import { runningModelWorkerCount } from '../../src/models/worker-session';
-import type { CompoundPayload, EndPayload, FacePayload, FramePayload, ProbsPayload } from '../../src/nodes-api/messages';
+import type { CompoundPayload, EndPayload, FacePayload, FramePayload, ProbsPayload } from '../../src/contract/messages';
 import { openCreditCount } from '../../nodes/common/flow-control';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
 import { ffmpegChildren, helper, nextMessage, NODES, pipelineFlow, runPipeline, settledMemory, sleep, type FlowNode, type TestMessage } from './helpers';

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CompoundPayload } from '../../src/nodes-api/messages';
+import type { CompoundPayload } from '../../src/contract/messages';
 import { cer } from '../helpers/cli';
 import { REPO_ROOT } from '../helpers/testdata';
 import { helper, nextMessage, NODES, statusTexts, type FlowNode } from './helpers';

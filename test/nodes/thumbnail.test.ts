@@ -3,7 +3,7 @@
  * played by the media splitter.
  */
 import { strict as assert } from 'node:assert';
-import type { EndPayload, FacePayload } from '../../src/nodes-api/messages';
+import type { EndPayload, FacePayload } from '../../src/contract/messages';
 import { loadSharp } from '../../src/media/still';
 import { cropImage } from '../../src/vision/image';
 import { DEFAULT_THUMBNAIL_SIZE } from '../../src/vision/thumbnail';

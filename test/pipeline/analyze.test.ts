@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { COMPOUND_NAMES, FUSION_PRESETS } from '../../src/core';
 import { resolveFfmpeg, resolveFfprobe } from '../../src/media/binaries';
-import { decodeFrames } from '../../src/media/frames';
+import { decodeFrames } from '../../src/media/frame-decoder';
 import { decodeFramesInWorker, FrameDecoderThread } from '../../src/media/frame-worker';
 import { cer } from '../helpers/cli';
 import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';

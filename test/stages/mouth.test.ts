@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { resolveFfmpeg } from '../../src/media/binaries';
-import { decodeFrames, decodeImage } from '../../src/media/frames';
+import { decodeFrames, decodeImage } from '../../src/media/frame-decoder';
 import type { RgbImage, VideoFrame } from '../../src/media/types';
 import { ModelError } from '../../src/models/errors';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';

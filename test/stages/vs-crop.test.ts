@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { vsCropOption } from '../../src/pipeline/analyze-settings';
 import { resolveFfmpeg } from '../../src/media/binaries';
-import { decodeFrames } from '../../src/media/frames';
+import { decodeFrames } from '../../src/media/frame-decoder';
 import type { RgbImage } from '../../src/media/types';
 import { cropMarginOf, DEFAULT_MODELS_DIR, listManifests, loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { DEFAULT_VS_ALIGN, DEFAULT_VS_FLIP, resolveVSCrop, StaticVisualStage, VSInput, type VSOutput } from '../../src/stages/vs';

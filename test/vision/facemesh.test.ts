@@ -4,7 +4,7 @@
  * calls queued in order, the same mesh in a worker thread, release.
  */
 import * as assert from 'node:assert/strict';
-import { decodeImage } from '../../src/media/frames';
+import { decodeImage } from '../../src/media/frame-decoder';
 import type { RgbImage } from '../../src/media/types';
 import { ModelError } from '../../src/models/errors';
 import { BlazeFaceDetector, blazeFaceManifestPath } from '../../src/vision/blazeface';

@@ -1,4 +1,4 @@
-"""PyTorch definitions of the paper's three models (REFERENCE_BEHAVIOUR.md sections 5-7).
+"""PyTorch definitions of the paper's three models (docs/method.md §5-§7).
 
 Module names here are our own; keymap.py maps the authors' checkpoint keys onto them.
 

@@ -4,7 +4,7 @@ import { InputError, oneLine } from '../../io/errors';
 import { checkOutputTarget, printable } from '../../io/safe-files';
 import { describeBinary, resolveFfmpeg, resolveFfprobe } from '../../media/binaries';
 import { outputFile } from '../../output';
-import { outputStem } from '../../output/frames';
+import { outputStem } from '../../output/frame-slots';
 import { classifyInput, expandFolder } from '../../media/source';
 import { AnalyzeProgress, Pipeline } from '../../pipeline/analyze';
 import { analyzeOne, errorLine } from '../../pipeline/analyze-one';

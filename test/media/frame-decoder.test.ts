@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveFfmpeg, resolveFfprobe, type ResolvedBinary } from '../../src/media/binaries';
 import { MediaError, type MediaErrorCode } from '../../src/media/errors';
-import { decodeFrames, decodeImage, LOOKAHEAD_FRAMES, type DecodeFramesOptions } from '../../src/media/frames';
+import { decodeFrames, decodeImage, LOOKAHEAD_FRAMES, type DecodeFramesOptions } from '../../src/media/frame-decoder';
 import { ChunkAssembler, runningToolPids } from '../../src/media/process';
 import type { VideoFrame } from '../../src/media/types';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
@@ -71,7 +71,7 @@ function assertGone(pids: readonly number[]): void {
   assert.deepEqual(childMediaPids(), []);
 }
 
-describe('media/frames', function () {
+describe('media/frame-decoder', function () {
   let fx: MediaFixtures;
 
   before(function () {
