@@ -27,9 +27,10 @@ import {
 } from '../../src/stages/acoustic';
 import { DEFAULT_VAD_MANIFEST, FrameSpeech, SileroVAD } from '../../src/stages/vad';
 import { ModelNode } from '../common/model-node';
-import { bundledModel, DEFAULT_SESSION_OPTIONS } from '../common/models';
+import { bundledModel } from '../common/models';
 import { asAudio } from '../common/payloads';
 import type { Node, NodeAPI, NodeDef, NodeMessage, SendFunction } from '../common/red';
+import { DEFAULT_SESSION_OPTIONS } from '../../src/defaults';
 
 interface CerAcousticDef extends NodeDef {
   /** Model config node id (an acoustic model); empty: the bundled model. */

@@ -8,15 +8,15 @@ import { FaceStage } from '../../src/stages/faces';
 import type { FacePayload } from '../../src/contract/messages';
 import { cropImage } from '../../src/vision/image';
 import { faceContextBox } from '../../src/vision/align';
-import { DEFAULT_DETECTOR, isDetectorChoice, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../../src/vision/auto-detector';
-import { DEFAULT_MIN_TARGET_SCORE, isTargetPolicy, parseMinTargetScore, type TargetPolicy } from '../../src/vision/target';
+import { isDetectorChoice, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../../src/vision/auto-detector';
+import { isTargetPolicy, parseMinTargetScore, type TargetPolicy } from '../../src/vision/target';
 import { jpegDataUrl, jpegThumbnail } from '../../src/vision/thumbnail';
 import { faceRecord } from '../../src/vision/types';
 import { frameConsumed } from '../common/flow-control';
 import { ModelNode, warmUp, warmUpImage } from '../common/model-node';
-import { DEFAULT_SESSION_OPTIONS } from '../common/models';
 import { asFrame } from '../common/payloads';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../common/red';
+import { DEFAULT_DETECTOR, DEFAULT_MIN_TARGET_SCORE, DEFAULT_SESSION_OPTIONS, DEFAULT_TARGET_POLICY } from '../../src/defaults';
 
 interface CerFacesDef extends NodeDef {
   /** Model config node id (a face-detection model); empty: the bundled detector below. */
@@ -56,7 +56,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const m = new ModelNode<FaceDetectorSource | null, FaceStage>(RED, this, 'cer-faces', def.model);
     const { t: tr, status } = m;
-    const policy: TargetPolicy = isTargetPolicy(def.target) ? def.target : 'largest';
+    const policy: TargetPolicy = isTargetPolicy(def.target) ? def.target : DEFAULT_TARGET_POLICY;
     const choice: DetectorChoice = typeof def.detector === 'string' && isDetectorChoice(def.detector) ? def.detector : DEFAULT_DETECTOR;
     const thumbnail = thumbnailSize(def.thumbnail);
     let minTargetScore = DEFAULT_MIN_TARGET_SCORE;

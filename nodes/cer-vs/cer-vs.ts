@@ -9,9 +9,10 @@ import { StreamVisualVotes } from '../../src/stages/visual-stream';
 import { TemporalSmoothingVD } from '../../src/stages/vd';
 import { StaticVisualStage, type VSOutput } from '../../src/stages/vs';
 import { ModelNode, warmUp, warmUpImage } from '../common/model-node';
-import { bundledModel, DEFAULT_SESSION_OPTIONS } from '../common/models';
+import { bundledModel } from '../common/models';
 import { asFace } from '../common/payloads';
 import type { Node, NodeAPI, NodeDef } from '../common/red';
+import { DEFAULT_SESSION_OPTIONS } from '../../src/defaults';
 
 interface CerVsDef extends NodeDef {
   /** Model config node id (a static-visual model); empty: the bundled model. */

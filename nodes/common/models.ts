@@ -8,10 +8,7 @@ import * as path from 'node:path';
 import { ModelError } from '../../src/models/errors';
 import { DEFAULT_MODELS_DIR, PACKAGE_ROOT, listManifests, loadManifest, selectModels, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
 import { manifestForOnnx } from '../../src/models/recognise';
-import type { SessionOptions } from '../../src/models/session';
 
-/** Session options of a node without a model config: those of `cer analyze` (cpu, one thread per model). */
-export const DEFAULT_SESSION_OPTIONS: SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: 1 };
 
 /** A path as given, else relative to the package (so `models/x.json` works wherever Node-RED runs). */
 export function resolveUserPath(p: string): string {

@@ -7,6 +7,7 @@ import { runFitWeights } from './commands/fit-weights';
 import { runFuse } from './commands/fuse';
 import { registerModelsCommand } from './commands/models';
 import { registerQueueCommands } from './commands/queue';
+import { DEFAULT_DETECTOR, DEFAULT_FORMATS, DEFAULT_MIN_TARGET_SCORE, DEFAULT_PROVIDERS, DEFAULT_TARGET_POLICY, MOUTH_CUE_RATE } from '../defaults';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../../package.json') as { version: string };
@@ -31,7 +32,7 @@ export function buildProgram(): Command {
     .description('analyse videos or images: faces, VS, VD, fusion and rules on every frame')
     .argument('<input...>', 'video, audio or image files, or folders of them (their media files, in name order; live streams and devices with --allow-live)')
     .option('--out <dir>', 'folder for the results, one file per input named after it', '.')
-    .option('--format <formats>', 'output formats, comma-separated: json, csv, abaw (the challenge text file), png (a timeline)', 'json')
+    .option('--format <formats>', 'output formats, comma-separated: json, csv, abaw (the challenge text file), png (a timeline)', DEFAULT_FORMATS.join(','))
     .option('--fusion <preset|file>', 'paper-av8 (default with an acoustic model), paper-v (default without: --no-acoustic), paper-av7, or a JSON fusion object (e.g. from fit-weights)')
     .option('--rule <rule>', 'none (default), rule1, rule2, rule1+rule2 (Rule 1\'s mask, then Rule 2\'s weights)')
     .option('--timeline-weighted', "png: each model's row as the reference plots it, the rule on P_m·w_m·v_m (its weights in the fusion), not on P_m alone")
@@ -41,16 +42,16 @@ export function buildProgram(): Command {
       'the bundled models, or model folders and manifest files, comma-separated, earlier ones first; a folder may hold one model per task (name the manifest where it holds several); tasks they lack come from the bundled ones',
       'default',
     )
-    .option('--target <policy>', 'whose face: largest (default), longest-seen, all (every track gets its own results)', 'largest')
-    .option('--min-target-score <score>', 'largest and longest-seen: a face the detector scores below this (0 to 1, default 0.6) never becomes the target')
-    .option('--detector <choice>', 'auto (default: front-128 for near faces, back-256 and full-192 on tiles to find small and distant ones), or one BlazeFace variant alone: front-128, back-256, full-192', 'auto')
+    .option('--target <policy>', 'whose face: largest (default), longest-seen, all (every track gets its own results)', DEFAULT_TARGET_POLICY)
+    .option('--min-target-score <score>', `largest and longest-seen: a face the detector scores below this (0 to 1, default ${DEFAULT_MIN_TARGET_SCORE}) never becomes the target`)
+    .option('--detector <choice>', 'auto (default: front-128 for near faces, back-256 and full-192 on tiles to find small and distant ones), or one BlazeFace variant alone: front-128, back-256, full-192', DEFAULT_DETECTOR)
     .option('--whole-frame-face', 'skip face detection: the whole image is the face (pre-cropped face images)')
     .option('--reference-compat', "reproduce the reference's quirks (integer fps, repeated outputs on frames without a face)")
-    .option('--provider <list>', 'onnxruntime execution providers to try in order, e.g. cuda,cpu', 'cpu')
+    .option('--provider <list>', 'onnxruntime execution providers to try in order, e.g. cuda,cpu', DEFAULT_PROVIDERS.join(','))
     .option('--threads <n>', 'onnxruntime threads per model (default 1; 0: one per core)')
     .option('--no-vad', 'no voice activity (speech is null; A is not gated)')
     .option('--no-mouth-cue', 'no mouth-open cue (mouthOpen is null)')
-    .option('--mouth-every <n>', 'measure the mouth-open cue every nth frame and hold it in between (default: 10 times a second)')
+    .option('--mouth-every <n>', `measure the mouth-open cue every nth frame and hold it in between (default: ${MOUTH_CUE_RATE} times a second)`)
     .option('--vs-batch <n>', 'VS crops per model call (default 1; 8 runs the paper\'s ResNet-50 a little faster; the model must take a dynamic batch)')
     .option('--vs-align', 'turn each face upright by its eye line before VS (off by default: see README, npm run bench:accuracy)')
     .option('--vs-flip', 'VS on the face and on its mirror image, probabilities averaged (twice the VS cost; off by default)')

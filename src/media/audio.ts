@@ -43,11 +43,10 @@ import { probeMedia } from './probe';
 import { OutputPump, abortError, lastMeaningfulLine, spawnTool, type DecoderOptions, type DecoderStarted } from './process';
 import { inputArgs, openSource, type MediaSource } from './source';
 import type { AudioStreamInfo, MediaInfo } from './types';
+import { DEFAULT_AUDIO_CHUNK_SECONDS } from '../defaults';
 
 /** The sample rate decodeAudio delivers (what Silero VAD and wav2vec2 models take). */
 export const AUDIO_SAMPLE_RATE = 16000;
-/** Default chunk length in seconds. */
-export const DEFAULT_AUDIO_CHUNK_SECONDS = 0.5;
 /** Decoded chunks held ready ahead of the consumer before ffmpeg is made to wait. */
 export const LOOKAHEAD_CHUNKS = 4;
 

@@ -8,9 +8,10 @@ import { fusionOption } from '../io/fuse-input';
 import { MAX_CROP_MARGIN } from '../models/manifest';
 import { parseFormats, type OutputFormat } from '../output';
 import type { VSCropOptions } from '../stages/vs';
-import { DEFAULT_DETECTOR, DETECTOR_CHOICES, isDetectorChoice } from '../vision/auto-detector';
+import { DETECTOR_CHOICES, isDetectorChoice } from '../vision/auto-detector';
 import { parseMinTargetScore, parseTargetPolicy } from '../vision/target';
 import type { PipelineOptions } from './analyze';
+import { DEFAULT_DETECTOR, DEFAULT_FORMATS, DEFAULT_PROVIDERS, DEFAULT_RULE, DEFAULT_TARGET_POLICY } from '../defaults';
 
 function printWarning(line: string): void {
   process.stderr.write(`cer: warning: ${line}\n`);
@@ -75,7 +76,7 @@ export interface AnalyzeSettings {
  * to `warn`, one line each (stderr by default).
  */
 export function analyzeSettings(options: AnalyzeCommandOptions, warn: (line: string) => void = printWarning): AnalyzeSettings {
-  const formats = parseFormats(options.format ?? 'json');
+  const formats = options.format === undefined ? [...DEFAULT_FORMATS] : parseFormats(options.format);
   if (options.timelineWeighted === true && !formats.includes('png')) {
     throw new InputError('--timeline-weighted changes the png timeline: add png to --format');
   }
@@ -100,7 +101,7 @@ export function analyzeSettings(options: AnalyzeCommandOptions, warn: (line: str
   }
   let target;
   try {
-    target = parseTargetPolicy(options.target ?? 'largest');
+    target = parseTargetPolicy(options.target ?? DEFAULT_TARGET_POLICY);
   } catch (err) {
     throw new InputError(`--target: ${oneLine(err)}`);
   }
@@ -123,7 +124,7 @@ export function analyzeSettings(options: AnalyzeCommandOptions, warn: (line: str
       models: options.models ?? 'default',
       detector,
       fusion,
-      rule: options.rule !== undefined ? parseRule(options.rule, '--rule') : 'none',
+      rule: options.rule !== undefined ? parseRule(options.rule, '--rule') : DEFAULT_RULE,
       target,
       minTargetScore,
       wholeFrameFace: options.wholeFrameFace === true,
@@ -135,7 +136,7 @@ export function analyzeSettings(options: AnalyzeCommandOptions, warn: (line: str
       acoustic: options.acoustic !== false,
       mouthCue: options.mouthCue !== false,
       session: {
-        executionProviders: options.provider ? options.provider.split(',') : ['cpu'],
+        executionProviders: options.provider ? options.provider.split(',') : [...DEFAULT_PROVIDERS],
         intraOpNumThreads: threads,
       },
     },

@@ -35,11 +35,12 @@ import { SileroVAD } from '../stages/vad';
 import { AudioTrack } from './audio-track';
 import { StreamVisualVotes, type VisualVotes } from '../stages/visual-stream';
 import { StaticVisualStage, type VSCropOptions } from '../stages/vs';
-import { AUDIO_ONLY_FPS, MouthCueSchedule, resultFps, scheduleAudioOnly, scheduleFrames, type FrameStep } from './schedule';
+import { MouthCueSchedule, resultFps, scheduleAudioOnly, scheduleFrames, type FrameStep } from './schedule';
 import { summarizeResults, type AnalysisSummary } from './summary';
-import { DEFAULT_DETECTOR, loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../vision/auto-detector';
+import { loadFaceDetector, type DetectorChoice, type FaceDetectorSource } from '../vision/auto-detector';
 import type { TargetPolicy } from '../vision/target';
 import { faceRecord, type FaceRecord, type TrackedFace } from '../vision/types';
+import { AUDIO_ONLY_FPS, DEFAULT_DETECTOR, DEFAULT_RULE, DEFAULT_TARGET_POLICY } from '../defaults';
 
 export interface PipelineOptions {
   /**
@@ -190,7 +191,7 @@ export class Pipeline {
       // With an acoustic model the paper's VS+VD+A preset, else its VS+VD one.
       const spec = options.fusion ?? { strategy: 'dirichlet', preset: acoustic ? 'paper-av8' : 'paper-v' };
       const fusion = resolveFusion(spec, modelsOfFusion(spec, ['vs', 'vd']));
-      const pipeline = new Pipeline(options, detector, vs, vdSession, vad, mouth, acoustic, fusion, spec, options.rule ?? 'none', decoder);
+      const pipeline = new Pipeline(options, detector, vs, vdSession, vad, mouth, acoustic, fusion, spec, options.rule ?? DEFAULT_RULE, decoder);
       await pipeline.warmUp();
       return pipeline;
     } catch (err) {
@@ -313,7 +314,7 @@ export async function* analyzeFrames(
   options: AnalyzeRunOptions = {},
 ): AsyncGenerator<FrameResult, void, undefined> {
   const po = pipeline.options;
-  const policy = po.target ?? 'largest';
+  const policy = po.target ?? DEFAULT_TARGET_POLICY;
   const compat = po.referenceCompat ?? false;
   const rate = info.frameRate;
   // The reference reads an integer fps (29.97 → 29); VD truncates it itself in compat mode.
@@ -450,7 +451,7 @@ export async function analyzeFile(pipeline: Pipeline, input: string, options: An
     models: pipeline.modelIds,
     fusion: pipeline.fusionSpec,
     rule: pipeline.rule,
-    target: po.target ?? 'largest',
+    target: po.target ?? DEFAULT_TARGET_POLICY,
     referenceCompat: po.referenceCompat ?? false,
     results,
     summary: summarizeResults(results),

@@ -9,15 +9,10 @@ import { decodeFramesInWorker } from '../media/frame-worker';
 import { frameRateValue, type MediaInfo, type VideoFrame } from '../media/types';
 import type { MouthOpenCue } from '../stages/mouth';
 import type { TrackedFace } from '../vision/types';
+import { AUDIO_ONLY_FPS, MAX_PENDING_SECONDS, MOUTH_CUE_RATE } from '../defaults';
 
-/** Mouth-open measurements per second by default (see PipelineOptions.mouthCueEvery). */
-export const MOUTH_CUE_RATE = 10;
 
-/** Seconds of results that may wait for the audio side (A lags by its 4 s windows and its batches). */
-export const MAX_PENDING_SECONDS = 12;
 
-/** Results per second for an input without video (speech and A only). */
-export const AUDIO_ONLY_FPS = 25;
 
 /** The frame rate results are timed by: the input's own, 25 for a video that gives none, AUDIO_ONLY_FPS without video. */
 export function resultFps(info: MediaInfo): number {

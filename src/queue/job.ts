@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { AnalyzeCommandOptions } from '../pipeline/analyze-settings';
 import { InputError } from '../io/errors';
 import { classifyInput } from '../media/source';
+import { DEFAULT_DETECTOR, DEFAULT_FORMATS, DEFAULT_PROVIDERS, DEFAULT_TARGET_POLICY } from '../defaults';
 
 /** The queue `cer queue` and `cer worker` use unless told another (`--queue`). */
 export const DEFAULT_QUEUE = 'cer-analyze';
@@ -59,7 +60,13 @@ const FLAG_OPTIONS = ['wholeFrameFace', 'referenceCompat', 'allowLive', 'vsAlign
 /** Switches that are on unless turned off (`--no-vad`). */
 const ON_OPTIONS = ['vad', 'mouthCue', 'acoustic'] as const;
 /** What `cer analyze` takes when an option is not given, so that given and left out queue as one job. */
-const DEFAULTS: Partial<Record<(typeof STRING_OPTIONS)[number], string>> = { format: 'json', models: 'default', target: 'largest', detector: 'auto', provider: 'cpu' };
+const DEFAULTS: Partial<Record<(typeof STRING_OPTIONS)[number], string>> = {
+  format: DEFAULT_FORMATS.join(','),
+  models: 'default',
+  target: DEFAULT_TARGET_POLICY,
+  detector: DEFAULT_DETECTOR,
+  provider: DEFAULT_PROVIDERS.join(','),
+};
 
 /**
  * The options a job carries, in one form whatever way they were given: defaults filled in, switches

@@ -47,6 +47,7 @@ import { ModelError } from '../models/errors';
 import { loadManifest, type LoadedManifest } from '../models/manifest';
 import { acquireSession, type SessionOptions } from '../models/session';
 import { WorkerSession, type ModelRunner } from '../models/worker-session';
+import { DEFAULT_ACOUSTIC_MAX_BATCH } from '../defaults';
 
 /** What the CLI and nodes show when no acoustic model is configured. */
 export const NO_ACOUSTIC_MODEL = 'no acoustic model configured';
@@ -58,8 +59,6 @@ export const ACOUSTIC_WINDOW_SAMPLES = ACOUSTIC_WINDOW_SECONDS * AUDIO_SAMPLE_RA
 export const ACOUSTIC_STEP_SAMPLES = ACOUSTIC_STEP_SECONDS * AUDIO_SAMPLE_RATE;
 /** wav2vec2 feature extractor's variance epsilon. */
 export const NORMALISE_EPSILON = 1e-7;
-/** Windows run in one model call at most, by default. */
-export const DEFAULT_MAX_BATCH = 8;
 
 /**
  * Runs the model on `n` normalised windows laid end to end in `windows` (n × 64000 values; the
@@ -196,7 +195,7 @@ export class AcousticStage implements AcousticSource {
     this.frameCount = frameCount;
     this.gate = options.gate ?? null;
     this.skip = this.gate === null ? null : (options.skip ?? null);
-    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    const maxBatch = options.maxBatch ?? DEFAULT_ACOUSTIC_MAX_BATCH;
     if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RangeError(`maxBatch must be a whole number >= 1, got ${maxBatch}`);
     this.maxBatch = maxBatch;
     this.batch = new Float32Array(maxBatch * ACOUSTIC_WINDOW_SAMPLES);
@@ -210,7 +209,7 @@ export class AcousticStage implements AcousticSource {
   static async load(manifest: LoadedManifest | string, options: AcousticStageOptions, sessionOptions: AcousticSessionOptions = {}): Promise<AcousticStage> {
     const model = await openAcousticModel(manifest, sessionOptions);
     try {
-      const maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, model.maxBatch);
+      const maxBatch = Math.min(options.maxBatch ?? DEFAULT_ACOUSTIC_MAX_BATCH, model.maxBatch);
       return new AcousticStage(model.run, model.labels, model.outputKind, { ...options, maxBatch }, model.release, model.name);
     } catch (err) {
       await model.release();
@@ -223,7 +222,7 @@ export class AcousticStage implements AcousticSource {
    * model is not released with the stage.
    */
   static fromModel(model: AcousticModel, options: AcousticStageOptions): AcousticStage {
-    const maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, model.maxBatch);
+    const maxBatch = Math.min(options.maxBatch ?? DEFAULT_ACOUSTIC_MAX_BATCH, model.maxBatch);
     return new AcousticStage(model.run, model.labels, model.outputKind, { ...options, maxBatch }, async () => undefined, model.name);
   }
 

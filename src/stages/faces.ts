@@ -3,9 +3,10 @@
  */
 import type { RgbImage } from '../media/types';
 import type { FaceDetectorSource, StreamFaceDetector } from '../vision/auto-detector';
-import { DEFAULT_TRACK_GAP_SECONDS, secondsToFrames, selectTargets, TargetSelector, type TargetPolicy } from '../vision/target';
+import { secondsToFrames, selectTargets, TargetSelector, type TargetPolicy } from '../vision/target';
 import { IouTracker } from '../vision/tracker';
 import type { TrackedFace } from '../vision/types';
+import { DEFAULT_TARGET_POLICY, DEFAULT_TRACK_GAP_SECONDS } from '../defaults';
 
 /** How the target is chosen (besides the policy); `cer analyze` and the face detector node agree on these. */
 export interface FaceStageOptions {
@@ -29,7 +30,7 @@ export class FaceStage {
   /** `source` null: the whole image is the face (pre-cropped face images). */
   constructor(
     private readonly source: FaceDetectorSource | null,
-    readonly policy: TargetPolicy = 'largest',
+    readonly policy: TargetPolicy = DEFAULT_TARGET_POLICY,
     options: FaceStageOptions = {},
   ) {
     this.detector = source?.forStream() ?? null;

@@ -12,34 +12,14 @@ import type { RgbImage } from '../media/types';
 import type { LoadedManifest } from '../models/manifest';
 import { FACEMESH_LANDMARKS, FACEMESH_MANIFEST, FaceMesh, type FaceMeshOptions, type FaceMeshResult } from '../vision/facemesh';
 import type { Box } from '../vision/types';
+import { DEFAULT_MOUTH_MIN_FACE_SCORE, DEFAULT_MOUTH_OPEN_THRESHOLD } from '../defaults';
 
-/**
- * Gap (inner-lip gap / outer-eye-corner distance) above which the mouth counts as open: 0.05,
- * i.e. lips apart by 5 % of the outer-eye-corner distance (about 4–5 mm on an adult face, whose
- * outer canthi are about 90 mm apart).
- *
- * Calibrated on the RAVDESS clip 01-01-01-01-01-01-01 (actor 1, "Kids are talking by the door",
- * front-128 BlazeFace boxes, 98 frames): with the lips closed (silent lead-in, t < 0.8 s) the mesh
- * leaves a residual gap of 0.016–0.022 (median 0.018), and 0.006–0.010 with the lips pressed after
- * the sentence (t > 2.4 s); while speaking (sound from 0.86 to 2.25 s by ffmpeg silencedetect at
- * -45 dB) the gap is 0.035–0.045 with the lips just parted and 0.06–0.12 on open vowels (median
- * 0.046), dropping to 0.02 on the closure of "by". 0.05 is more than twice the largest closed value,
- * so a closed mouth is not called open, and it is passed by the open-vowel frames (45 % of the
- * frames of the spoken interval). It measures lip separation, not speech: a broad smile with parted
- * lips (the astronaut photo, teeth showing: gap 0.10) is open too.
- */
-export const DEFAULT_MOUTH_OPEN_THRESHOLD = 0.05;
 
-/**
- * Face-presence score (the mesh model's sigmoid output) below which the mesh is not trusted and
- * `open` is false (@vladmandic/human drops meshes below its face.detector.minConfidence, 0.2).
- */
-export const DEFAULT_MIN_FACE_SCORE = 0.2;
 
 export interface MouthOpenOptions extends FaceMeshOptions {
   /** Gap above which the mouth is open; default DEFAULT_MOUTH_OPEN_THRESHOLD. */
   readonly threshold?: number;
-  /** Minimum mesh face score for `open` to be true; default DEFAULT_MIN_FACE_SCORE. */
+  /** Minimum mesh face score for `open` to be true; default DEFAULT_MOUTH_MIN_FACE_SCORE. */
   readonly minFaceScore?: number;
 }
 
@@ -69,7 +49,7 @@ export class MouthOpenCue {
   static async load(manifest: LoadedManifest | string = FACEMESH_MANIFEST, options: MouthOpenOptions = {}): Promise<MouthOpenCue> {
     const threshold = options.threshold ?? DEFAULT_MOUTH_OPEN_THRESHOLD;
     if (!(threshold > 0) || !Number.isFinite(threshold)) throw new RangeError(`mouth-open option threshold must be a positive number (got ${threshold})`);
-    const minFaceScore = options.minFaceScore ?? DEFAULT_MIN_FACE_SCORE;
+    const minFaceScore = options.minFaceScore ?? DEFAULT_MOUTH_MIN_FACE_SCORE;
     if (!(minFaceScore >= 0 && minFaceScore <= 1)) throw new RangeError(`mouth-open option minFaceScore must be from 0 to 1 (got ${minFaceScore})`);
     return new MouthOpenCue(await FaceMesh.load(manifest, options, 'mouth-open cue'), threshold, minFaceScore);
   }

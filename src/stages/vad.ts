@@ -35,11 +35,10 @@ import type { FrameRate } from '../media/types';
 import { ModelError } from '../models/errors';
 import { DEFAULT_MODELS_DIR, loadManifest, type JsonObject, type LoadedManifest } from '../models/manifest';
 import { acquireSession, type ModelSession, type SessionOptions } from '../models/session';
+import { DEFAULT_SPEECH_THRESHOLD } from '../defaults';
 
 /** The bundled Silero VAD v5 manifest. */
 export const DEFAULT_VAD_MANIFEST = path.join(DEFAULT_MODELS_DIR, 'silero-vad-v5.json');
-/** A frame is speech when its probability is at least this (silero-vad's default threshold). */
-export const DEFAULT_SPEECH_THRESHOLD = 0.5;
 /** Silero v5 at 16 kHz: new samples per window, and samples of context prepended to each. */
 export const VAD_WINDOW_SAMPLES = 512;
 export const VAD_CONTEXT_SAMPLES = 64;

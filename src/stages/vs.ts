@@ -11,6 +11,7 @@ import { WorkerSession, type ModelRunner } from '../models/worker-session';
 import { alignedCrop, mirrorImage, straightCrop, type CropChoice, type FaceGeometry, type ImageView } from '../vision/align';
 import { letterboxImage, resizeImage, toTensor } from '../vision/image';
 import type { Box } from '../vision/types';
+import { DEFAULT_VS_ALIGN, DEFAULT_VS_FLIP } from '../defaults';
 
 export interface VSOutput {
   /** Canonical 7-class probabilities. */
@@ -34,18 +35,6 @@ export interface VSCropOptions {
   readonly referenceCompat?: boolean;
 }
 
-/**
- * Roll alignment by the eye keypoints: off by default. On the FER2013 development faces it cost the
- * bundled model 4.8 points of accuracy at its 10 % margin (52.9 % → 48.1 %; the warp without the
- * turn gives 52.9 % again), and the RAVDESS clip reads Neutral either way: a model trained on faces
- * that were not turned upright gains nothing from turning them (`npm run bench:accuracy`).
- */
-export const DEFAULT_VS_ALIGN = false;
-/**
- * Flip averaging: off by default. It moved the bundled model's FER2013 accuracy by +1.5 points at
- * margin 0 but not at all at its 10 % margin (52.9 % both), for twice the VS cost.
- */
-export const DEFAULT_VS_FLIP = false;
 
 /** The crop choice and flip a stage uses, from its options and the model's manifest. */
 export function resolveVSCrop(manifest: LoadedManifest, options: VSCropOptions = {}): CropChoice & { readonly flip: boolean } {

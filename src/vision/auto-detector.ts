@@ -32,6 +32,7 @@ import { BLAZEFACE_VARIANTS, BlazeFaceDetector, type BlazeFaceOptions, type Blaz
 import { cropImage } from './image';
 import { iou } from './tracker';
 import type { Box, FaceDetection } from './types';
+import { AUTO_DETECTOR_MODELS } from '../defaults';
 
 /** A face at least this confident is a face the frame needs no further search for (when near). */
 export const CONFIDENT_SCORE = 0.6;
@@ -136,7 +137,6 @@ export class AutoFaceDetector implements FaceDetectorSource {
 /** What `--detector` (and the face detector node) can be: a variant, or the auto policy. */
 export const DETECTOR_CHOICES = ['auto', ...BLAZEFACE_VARIANTS] as const;
 export type DetectorChoice = 'auto' | BlazeFaceVariant;
-export const DEFAULT_DETECTOR: DetectorChoice = 'auto';
 
 export function isDetectorChoice(value: string): value is DetectorChoice {
   return (DETECTOR_CHOICES as readonly string[]).includes(value);
@@ -147,7 +147,7 @@ export function isDetectorChoice(value: string): value is DetectorChoice {
  * combines the package's three (front-128, back-256 to search, full-192 on tiles).
  */
 export async function loadFaceDetector(choice: DetectorChoice | LoadedManifest, options: BlazeFaceOptions = {}): Promise<FaceDetectorSource> {
-  if (choice === 'auto') return AutoFaceDetector.load({ front: 'front-128', search: 'back-256', tiles: 'full-192' }, options);
+  if (choice === 'auto') return AutoFaceDetector.load(AUTO_DETECTOR_MODELS, options);
   return new SingleFaceDetector(await BlazeFaceDetector.load(choice, options));
 }
 

@@ -33,19 +33,11 @@ import {
 } from './blazeface-decode';
 import { preprocessImage, type ResizeMapping } from './image';
 import type { Box, FaceDetection } from './types';
+import { DEFAULT_BLAZEFACE_VARIANT, DEFAULT_FACE_SCORE_THRESHOLD, DEFAULT_NMS_IOU_THRESHOLD } from '../defaults';
 
 export type BlazeFaceVariant = 'front-128' | 'back-256' | 'full-192';
 export const BLAZEFACE_VARIANTS: readonly BlazeFaceVariant[] = ['front-128', 'back-256', 'full-192'];
 
-/**
- * Default score threshold when neither the options nor the manifest give one. 0.5: a clear,
- * frontal face scores above 0.9 with either variant, background clutter that survives to the
- * NMS scores well below 0.5 (see the tests), and a lower bar than MediaPipe's 0.75 keeps faces that
- * turn or are partly covered, which matters more to a tracker than a rare spurious box.
- */
-export const DEFAULT_SCORE_THRESHOLD = 0.5;
-/** Default IoU above which candidates are merged (MediaPipe's min_suppression_threshold 0.3). */
-export const DEFAULT_IOU_THRESHOLD = 0.3;
 
 /** The manifest path of a variant in the package's models/ folder. */
 export function blazeFaceManifestPath(variant: BlazeFaceVariant, modelsDir: string = DEFAULT_MODELS_DIR): string {
@@ -161,8 +153,8 @@ export function blazeFaceConfig(m: LoadedManifest): BlazeFaceConfig {
     boxScale: positiveNumber(m, extra.boxScale, 'extra.boxScale', inputSize),
     scoreClip: positiveNumber(m, extra.scoreClip, 'extra.scoreClip', 100),
     keypoints,
-    scoreThreshold: unitInterval(m, extra.scoreThreshold, 'extra.scoreThreshold', DEFAULT_SCORE_THRESHOLD),
-    iouThreshold: unitInterval(m, extra.iouThreshold, 'extra.iouThreshold', DEFAULT_IOU_THRESHOLD),
+    scoreThreshold: unitInterval(m, extra.scoreThreshold, 'extra.scoreThreshold', DEFAULT_FACE_SCORE_THRESHOLD),
+    iouThreshold: unitInterval(m, extra.iouThreshold, 'extra.iouThreshold', DEFAULT_NMS_IOU_THRESHOLD),
   };
 }
 
@@ -210,7 +202,7 @@ export class BlazeFaceDetector extends ModelHolder<ModelSession> {
    * path of a manifest, or a loaded manifest. The onnxruntime session is shared with every other
    * user of the same model and session options.
    */
-  static async load(source: BlazeFaceVariant | string | LoadedManifest = 'front-128', options: BlazeFaceOptions = {}): Promise<BlazeFaceDetector> {
+  static async load(source: BlazeFaceVariant | string | LoadedManifest = DEFAULT_BLAZEFACE_VARIANT, options: BlazeFaceOptions = {}): Promise<BlazeFaceDetector> {
     let manifest: LoadedManifest;
     if (typeof source !== 'string') manifest = source;
     else if ((BLAZEFACE_VARIANTS as readonly string[]).includes(source)) manifest = await loadManifest(blazeFaceManifestPath(source as BlazeFaceVariant));

@@ -20,10 +20,10 @@
  */
 import { boxArea } from './tracker';
 import type { TrackedFace } from './types';
+import { DEFAULT_CANDIDATE_SECONDS, DEFAULT_MIN_TARGET_SCORE, DEFAULT_SWITCH_AREA_RATIO, DEFAULT_SWITCH_SECONDS, DEFAULT_TARGET_POLICY } from '../defaults';
 
 export const TARGET_POLICIES = ['largest', 'longest-seen', 'all'] as const;
 export type TargetPolicy = (typeof TARGET_POLICIES)[number];
-export const DEFAULT_TARGET_POLICY: TargetPolicy = 'largest';
 
 /** Where `longest-seen` looks up how many frames a track has been seen in (an IouTracker fits). */
 export interface TrackFrameCounts {
@@ -84,16 +84,6 @@ function best(faces: readonly TrackedFace[], key: (f: TrackedFace) => number[]):
   return chosen;
 }
 
-/** Default minimum score for a detection to become the target (below it: never the target). */
-export const DEFAULT_MIN_TARGET_SCORE = 0.6;
-/** Default time a track must be seen with confident detections before it is a candidate. */
-export const DEFAULT_CANDIDATE_SECONDS = 0.1;
-/** Default time another candidate must be clearly better than the target before it takes over. */
-export const DEFAULT_SWITCH_SECONDS = 0.5;
-/** Default factor by which another candidate's box area must exceed the target's (`largest`). */
-export const DEFAULT_SWITCH_AREA_RATIO = 1.2;
-/** Default detection gap a track survives (TargetSelector's companion: IouTracker's maxMissedFrames). */
-export const DEFAULT_TRACK_GAP_SECONDS = 0.2;
 
 /** Where the steady target looks up whether a track lives and since when (an IouTracker fits). */
 export interface TrackHistory {

@@ -24,9 +24,8 @@
  */
 import { munkres } from 'munkres';
 import type { Box, FaceDetection, TrackedFace } from './types';
+import { DEFAULT_TRACK_IOU_THRESHOLD } from '../defaults';
 
-/** Default IoU a detection needs with a tracklet's last box to continue it. */
-export const DEFAULT_IOU_THRESHOLD = 0.4;
 
 /** Area of a box; 0 for an empty or inverted one. */
 export function boxArea(box: Box): number {
@@ -102,7 +101,7 @@ export class IouTracker {
   private nextFrame = 0;
 
   constructor(options: IouTrackerOptions = {}) {
-    const threshold = options.iouThreshold ?? DEFAULT_IOU_THRESHOLD;
+    const threshold = options.iouThreshold ?? DEFAULT_TRACK_IOU_THRESHOLD;
     if (!(threshold >= 0 && threshold <= 1)) throw new Error(`iouThreshold must lie in [0, 1], got ${threshold}`);
     const minFaceSize = options.minFaceSize ?? 0;
     if (!(minFaceSize >= 0)) throw new Error(`minFaceSize must be >= 0, got ${minFaceSize}`);

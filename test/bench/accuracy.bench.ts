@@ -27,11 +27,12 @@ import { decodeFrames } from '../../src/media/frame-decoder';
 import type { RgbImage } from '../../src/media/types';
 import { DEFAULT_MODELS_DIR, listManifests, type LoadedManifest } from '../../src/models/manifest';
 import { StaticVisualStage, type VSCropOptions } from '../../src/stages/vs';
-import { DEFAULT_DETECTOR, loadFaceDetector } from '../../src/vision/auto-detector';
+import { loadFaceDetector } from '../../src/vision/auto-detector';
 import { resizeImage } from '../../src/vision/image';
 import { boxArea } from '../../src/vision/tracker';
 import type { Box, FaceDetection } from '../../src/vision/types';
 import { RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
+import { DEFAULT_DETECTOR } from '../../src/defaults';
 
 const FER_DIR = path.join(REPO_ROOT, '..', 'shared', 'data', 'fer2013-dev');
 const UPSCALE = 4;

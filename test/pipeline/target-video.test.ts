@@ -7,9 +7,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_SWITCH_SECONDS, DEFAULT_CANDIDATE_SECONDS, DEFAULT_TRACK_GAP_SECONDS } from '../../src/vision/target';
 import { cer } from '../helpers/cli';
 import { A_LEAVES, A_MISSING_FRAME, B_ARRIVES, B_GROWTH, FPS, FRAMES, makeArriving, makeGrowing, who, type Who } from '../helpers/two-person';
+import { DEFAULT_CANDIDATE_SECONDS, DEFAULT_SWITCH_SECONDS, DEFAULT_TRACK_GAP_SECONDS } from '../../src/defaults';
 
 interface Face {
   box: number[];

@@ -18,13 +18,14 @@ import { decodeFrames, decodeImage } from '../../src/media/frame-decoder';
 import type { RgbImage, VideoFrame } from '../../src/media/types';
 import { ModelError } from '../../src/models/errors';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
-import { DEFAULT_MOUTH_OPEN_THRESHOLD, MouthOpenCue, type MouthMeasure } from '../../src/stages/mouth';
+import { MouthOpenCue, type MouthMeasure } from '../../src/stages/mouth';
 import { cropToTensor, FACEMESH_LANDMARKS, FACEMESH_MANIFEST, facemeshCrop } from '../../src/vision/facemesh';
 import { runCli } from '../../tools/tfjs-to-onnx/main';
 import { BlazeFaceDetector, blazeFaceManifestPath } from '../../src/vision/blazeface';
 import type { Box } from '../../src/vision/types';
 import { ASTRONAUT_PNG, RAVDESS_CLIP, REPO_ROOT } from '../helpers/testdata';
 import { loadTfjsFromDisk, tf, tfjsCpu } from '../helpers/tfjs';
+import { DEFAULT_MOUTH_OPEN_THRESHOLD } from '../../src/defaults';
 
 const FACEMESH_JSON = path.join(REPO_ROOT, 'node_modules', '@vladmandic', 'human-models', 'models', 'facemesh.json');
 const COMMITTED_ONNX = path.join(REPO_ROOT, 'models', 'facemesh.onnx');

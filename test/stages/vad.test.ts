@@ -5,16 +5,9 @@ import { AUDIO_SAMPLE_RATE, audioFilter, decodeAudio, readAudio } from '../../sr
 import { ModelError } from '../../src/models/errors';
 import { loadManifest, type LoadedManifest } from '../../src/models/manifest';
 import { sha256File } from '../../src/models/session';
-import {
-  DEFAULT_SPEECH_THRESHOLD,
-  DEFAULT_VAD_MANIFEST,
-  FrameSpeech,
-  frameSpeechProbabilities,
-  SileroVAD,
-  sileroSettings,
-  VAD_WINDOW_SAMPLES,
-} from '../../src/stages/vad';
+import { DEFAULT_VAD_MANIFEST, FrameSpeech, frameSpeechProbabilities, SileroVAD, sileroSettings, VAD_WINDOW_SAMPLES } from '../../src/stages/vad';
 import { RAVDESS_CLIP } from '../helpers/testdata';
+import { DEFAULT_SPEECH_THRESHOLD } from '../../src/defaults';
 
 const WINDOW_SECONDS = VAD_WINDOW_SAMPLES / AUDIO_SAMPLE_RATE;
 const NTSC = { num: 30000, den: 1001 };

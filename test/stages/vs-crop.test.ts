@@ -13,13 +13,14 @@ import { resolveFfmpeg } from '../../src/media/binaries';
 import { decodeFrames } from '../../src/media/frame-decoder';
 import type { RgbImage } from '../../src/media/types';
 import { cropMarginOf, DEFAULT_MODELS_DIR, listManifests, loadManifest, type LoadedManifest } from '../../src/models/manifest';
-import { DEFAULT_VS_ALIGN, DEFAULT_VS_FLIP, resolveVSCrop, StaticVisualStage, VSInput, type VSOutput } from '../../src/stages/vs';
+import { resolveVSCrop, StaticVisualStage, VSInput, type VSOutput } from '../../src/stages/vs';
 import { alignedCrop, faceContextBox, mirrorImage, rollAngle, straightCrop } from '../../src/vision/align';
 import { BlazeFaceDetector } from '../../src/vision/blazeface';
 import { cropImage, resizeImage, toTensor } from '../../src/vision/image';
 import type { Box, FaceDetection } from '../../src/vision/types';
 import { cer } from '../helpers/cli';
 import { ASTRONAUT_PNG, RAVDESS_CLIP } from '../helpers/testdata';
+import { DEFAULT_VS_ALIGN, DEFAULT_VS_FLIP } from '../../src/defaults';
 
 const SESSION = { executionProviders: ['cpu'], intraOpNumThreads: 1 };
 const degrees = (radians: number): number => (radians * 180) / Math.PI;

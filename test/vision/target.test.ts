@@ -3,16 +3,10 @@
  * runs them. The same rules on real faces in real video: test/pipeline/target-video.test.ts.
  */
 import { strict as assert } from 'node:assert';
-import {
-  DEFAULT_MIN_TARGET_SCORE,
-  DEFAULT_TRACK_GAP_SECONDS,
-  parseMinTargetScore,
-  secondsToFrames,
-  TargetSelector,
-  type TargetSelectorOptions,
-} from '../../src/vision/target';
+import { parseMinTargetScore, secondsToFrames, TargetSelector, type TargetSelectorOptions } from '../../src/vision/target';
 import { IouTracker } from '../../src/vision/tracker';
 import type { Box, FaceDetection } from '../../src/vision/types';
+import { DEFAULT_MIN_TARGET_SCORE, DEFAULT_TRACK_GAP_SECONDS } from '../../src/defaults';
 
 const FPS = 30;
 /** A square face of side `size` whose left edge is at x (people stand apart: no overlap). */
