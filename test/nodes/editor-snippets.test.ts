@@ -52,6 +52,7 @@ const ROWS: Record<string, Row[]> = {
   'cer-fusion': [name(), select('strategy', 'compress', ['dirichlet', 'hierarchical', 'average'])],
   'cer-rules': [name(), select('rule', 'gavel', ['none', 'rule1', 'rule2', 'rule1+rule2'])],
   'cer-fit-weights': [name()],
+  'cer-queue': [name(), select('events', 'bell', ['mine', 'all'])],
 };
 
 const distHtml = (node: string): string => fs.readFileSync(path.join(REPO_ROOT, 'dist', 'nodes', node, `${node}.html`), 'utf8');
