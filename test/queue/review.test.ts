@@ -133,7 +133,7 @@ describe('cer queue and cer worker: retries, storage a worker does not see, the 
     assert.match(r.stdout, /^cer-[0-9a-f]{40} added .*grace_hopper\.jpg\n$/);
     const queue = openQueue('typo');
     assert.deepEqual((await queue.getWaiting()).map((j) => j.data.input), [HOPPER]);
-    // Only a typo: nothing queued, not even a connection made for it.
+    // Only a typo: nothing queued, nothing on stdout.
     const alone = await cerAsync(['queue', 'add', typo, ...q, '--quiet']);
     assert.equal(alone.status, 1);
     assert.equal(alone.stderr, `cer: ${typo}: no such file\n`);

@@ -198,7 +198,7 @@ export function registerQueueCommands(program: Command): void {
     .argument('<input...>', 'files or folders (by absolute path: every worker must see them there), or URLs the workers can read')
     .requiredOption(...redisOption)
     .option(...queueOption)
-    .option('--out <dir>', 'folder for the results (absolute path on shared storage: every worker writes there)', '.')
+    .option('--out <dir>', 'folder for the results (absolute path on shared storage: every worker writes there; made here if missing)', '.')
     .option('--attempts <n>', `tries per job before it is failed (bad media fails at once)`, String(DEFAULT_ATTEMPTS))
     .option('--backoff <ms>', 'wait before the first retry, doubled for each further one', String(DEFAULT_BACKOFF_MS))
     .option('--skip-existing', 'leave out inputs whose results (every --format) are in --out already')
@@ -218,7 +218,7 @@ export function registerQueueCommands(program: Command): void {
     .option('--json', 'one JSON object instead of text')
     .action(runQueueStatus);
 
-  queue.command('retry-failed').description('move every failed job back to waiting').requiredOption(...redisOption).option(...queueOption).action(runQueueRetry);
+  queue.command('retry-failed').description('move every failed job back to waiting, its attempts counted afresh').requiredOption(...redisOption).option(...queueOption).action(runQueueRetry);
 
   queue
     .command('drain')
