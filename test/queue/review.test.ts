@@ -3,8 +3,9 @@
  * processes: retry-failed gives a job its full attempts again; a worker that does not see the
  * results folder or the input (shared storage not mounted) retries instead of writing to its own
  * disk or failing the job; `cer queue add` refuses a file that is not there; a `--fusion` file is
- * carried as its fusion object (edited, it is another job; a worker reads no file); and a job
- * removed while it runs (`cer queue drain --all`) is stopped by its worker.
+ * carried as its fusion object (edited, it is another job; a worker reads no file); a job
+ * removed while it runs (`cer queue drain --all`) is stopped by its worker; and a worker that
+ * cannot start leaves nothing open.
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -13,6 +14,7 @@ import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { fusionOption } from '../../src/io/fuse-input';
 import { analyzeJob, analyzeJobId, type AnalyzeJobData, type AnalyzeJobProgress, type AnalyzeJobResult } from '../../src/queue/job';
+import { startAnalyzeWorker } from '../../src/queue/worker';
 import { cerAsync } from '../helpers/cli';
 import { RedisServer, redisServerBinary } from '../helpers/redis';
 import { SAMPLE_MP4, SAMPLES_DIR } from '../helpers/testdata';
@@ -207,5 +209,22 @@ describe('cer queue and cer worker: retries, storage a worker does not see, the 
     await until(async () => (await queue.getCompletedCount()) === 1, `the next job done (worker log: ${worker.log()})`, 120_000);
     assert.equal(fs.existsSync(path.join(out, 'removed.json')), false);
     assert.ok(fs.existsSync(path.join(out, 'grace_hopper.json')));
+  });
+
+  it('a worker that cannot start (its models not there) rejects with the reason and leaves no Redis connection open', async () => {
+    const server = redis as RedisServer;
+    const queue = openQueue('no-start');
+    await queue.waitUntilReady();
+    const clients = async (): Promise<number> => Number(/connected_clients:(\d+)/.exec(await (await queue.client).info())?.[1] ?? NaN);
+    const before = await clients();
+    const lines: string[] = [];
+    const missing = path.join(tmp, 'no-models-at-start');
+    await assert.rejects(
+      startAnalyzeWorker({ redis: server.url, queue: 'no-start', preload: { models: missing }, log: (l) => lines.push(l) }),
+      (err: Error) => err.message.includes(`${missing}: no such model file or folder`),
+    );
+    await until(async () => (await clients()) === before, `connections back to ${before}`, 5000, 100);
+    assert.equal(await queue.getWorkersCount(), 0, 'no worker registered');
+    assert.deepEqual(lines, [], 'nothing said as if it had started');
   });
 });
