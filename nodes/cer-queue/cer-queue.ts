@@ -8,8 +8,8 @@ import { Queue, QueueEvents } from 'bullmq';
 import { analyzeSettings } from '../../src/pipeline/analyze-settings';
 import { oneLine } from '../../src/io/errors';
 import { lastingConnection } from '../../src/queue/connection';
-import { analyzeJob, DEFAULT_QUEUE, parseRedisUrl, type AnalyzeJobData, type QueueEventPayload } from '../../src/queue/job';
-import { enqueue, jobResult } from '../../src/queue/producer';
+import { analyzeJob, analyzeJobId, DEFAULT_QUEUE, parseRedisUrl, type AnalyzeJobData, type QueueEventPayload } from '../../src/queue/job';
+import { enqueue, jobResult, makeResultsFolder } from '../../src/queue/producer';
 import { toError } from '../common/errors';
 import { numberField } from '../common/fields';
 import { onClose, onOrderedInput } from '../common/handlers';
@@ -29,6 +29,9 @@ interface CerQueueDef extends NodeDef {
 /** How long a message waits for Redis before it fails (the connection itself keeps trying). */
 const ENQUEUE_TIMEOUT_MS = 10_000;
 
+/** Jobs whose adding message the node keeps until they end; past this the oldest are forgotten. */
+const MAX_TRACKED = 10_000;
+
 export = function register(RED: NodeAPI): void {
   function CerQueue(this: Node, def: CerQueueDef): void {
     RED.nodes.createNode(this, def);
@@ -41,8 +44,16 @@ export = function register(RED: NodeAPI): void {
     const format = (def.format ?? '').trim() || 'json';
     const allEvents = def.events === 'all';
     const attempts = Math.max(1, Math.floor(numberField(def.attempts, 3)));
-    /** The messages of the jobs this node added, until their job ends: the end's message carries their properties. */
+    /**
+     * The messages of the jobs this node added, until their job ends: the end's message carries
+     * their properties. In the order they were added; past MAX_TRACKED the oldest are forgotten.
+     */
     const mine = new Map<string, NodeMessage>();
+    const track = (jobId: string, msg: NodeMessage): void => {
+      mine.delete(jobId);
+      mine.set(jobId, msg);
+      while (mine.size > MAX_TRACKED) mine.delete(mine.keys().next().value as string);
+    };
     let counts = { queued: 0, completed: 0, failed: 0 };
 
     let setupError: Error | null = null;
@@ -111,16 +122,30 @@ export = function register(RED: NodeAPI): void {
       if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) throw new Error(t('errors.badOptions'));
       const options = { format, ...(given as Record<string, unknown> | undefined) };
       // Checked as a worker will read them: a bad option fails here, not on the workers.
-      analyzeSettings(options);
+      analyzeSettings(options, (line) => node.warn(line));
       const data = analyzeJob(input, out, options);
+      // Made here, as `cer queue add` makes it: a worker writes only into a folder that is there.
+      makeResultsFolder(data.out, t('label.out'));
+      // Tracked before it is added: a job may end before the add returns, or the add may land after the timeout.
+      const jobId = analyzeJobId(data);
+      const before = mine.get(jobId);
+      track(jobId, msg);
+      const untrack = (): void => {
+        if (mine.get(jobId) !== msg) return;
+        if (before !== undefined) track(jobId, before);
+        else mine.delete(jobId);
+      };
+      const adding = enqueue(queue, [data], { attempts });
+      adding.catch(untrack);
       let timer: NodeJS.Timeout | undefined;
       const [r] = await Promise.race([
-        enqueue(queue, [data], { attempts }),
+        adding,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(t('errors.timeout', { url, ms: ENQUEUE_TIMEOUT_MS }))), ENQUEUE_TIMEOUT_MS);
         }),
       ]).finally(() => clearTimeout(timer));
-      if (r.outcome !== 'completed' && r.outcome !== 'failed') mine.set(r.jobId, msg);
+      // Ended already (before this message): no end event will come for it.
+      if ((r.outcome === 'completed' || r.outcome === 'failed') && mine.get(jobId) === msg) mine.delete(jobId);
       if (r.outcome === 'added') counts = { ...counts, queued: counts.queued + 1 };
       shown();
       const payload: QueueEventPayload = { type: 'queued', jobId: r.jobId, input: r.input, outcome: r.outcome };

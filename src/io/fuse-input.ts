@@ -1,10 +1,11 @@
 /**
  * The JSON that `cer fuse` and `cer fit-weights` read:
  *   { "models": ["vs","vd","a"], "probs": { "vs": [[7]…], … }, "frames"?: ["name", …],
- *     "fusion"?: { strategy, preset?, weights?, modelWeights? }, "rule"?: "none"|"rule1"|"rule2" }
+ *     "fusion"?: { strategy, preset?, weights?, modelWeights? }, "rule"?: "none"|"rule1"|"rule2"|"rule1+rule2" }
  * A frame of a model may be null: that model has no vote for the frame.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { defaultFusion, FusionConfigError, fusionFromOption, FusionSpec, NUM_BASIC, parseFusionSpec, parseRule, Rule } from '../core';
 import { parseJson, readConfigFile } from './files';
 import { InputError } from './errors';
@@ -93,7 +94,11 @@ export function parseFuseInput(raw: unknown, file: string): FuseInput {
   return { models, probs, present, frames, frameNames, fusion, rule, warnings };
 }
 
-/** `--fusion` names a preset (dirichlet strategy) or a JSON file holding a fusion object. */
-export function fusionOption(value: string): FusionSpec {
-  return fusionFromOption(value, (file) => parseJson(readConfigFile(file, 'fusion file'), file), fs.existsSync);
+/**
+ * `--fusion` names a preset (dirichlet strategy) or a JSON file holding a fusion object; a relative
+ * file name is read against `cwd` when one is given (else the process's working folder).
+ */
+export function fusionOption(value: string, cwd?: string): FusionSpec {
+  const at = (file: string): string => (cwd === undefined ? file : path.resolve(cwd, file));
+  return fusionFromOption(value, (file) => parseJson(readConfigFile(at(file), 'fusion file'), at(file)), (file) => fs.existsSync(at(file)));
 }

@@ -2,7 +2,7 @@
  * The options of an analysis, as `cer analyze` takes them and a queued job (src/queue/) carries
  * them: checked once, here, into the result formats and the Pipeline's settings.
  */
-import { modelsOfFusion, parseRule, resolveFusionAt, type FusionSpec } from '../core';
+import { FusionConfigError, modelsOfFusion, parseFusionSpec, parseRule, resolveFusionAt, type FusionSpec } from '../core';
 import { InputError, oneLine } from '../io/errors';
 import { fusionOption } from '../io/fuse-input';
 import { MAX_CROP_MARGIN } from '../models/manifest';
@@ -45,6 +45,22 @@ export interface AnalyzeCommandOptions {
   quiet?: boolean;
 }
 
+/**
+ * The options analyzeSettings reads: `cer analyze`'s, where the fusion may also be given as the
+ * fusion object itself (a queued job carries it parsed, so a worker reads no file).
+ */
+export type AnalyzeSettingsOptions = Omit<AnalyzeCommandOptions, 'fusion'> & { fusion?: string | FusionSpec };
+
+/** The fusion `--fusion` asks for: a preset or a file's (fusionOption), or a fusion object checked as a file's would be. */
+export function fusionSetting(fusion: string | FusionSpec): FusionSpec {
+  if (typeof fusion === 'string') return fusionOption(fusion);
+  try {
+    return parseFusionSpec(fusion, '--fusion');
+  } catch (err) {
+    throw err instanceof FusionConfigError ? new InputError(err.message) : err;
+  }
+}
+
 /** The VS crop options `--vs-align`, `--vs-flip` and `--vs-margin` ask for (absent ones: the defaults). */
 export function vsCropOption(options: Pick<AnalyzeCommandOptions, 'vsAlign' | 'vsFlip' | 'vsMargin'>): VSCropOptions {
   let margin: number | undefined;
@@ -75,7 +91,7 @@ export interface AnalyzeSettings {
  * jobs); a bad option is an InputError naming it. What was changed to make fusion weights usable goes
  * to `warn`, one line each (stderr by default).
  */
-export function analyzeSettings(options: AnalyzeCommandOptions, warn: (line: string) => void = printWarning): AnalyzeSettings {
+export function analyzeSettings(options: AnalyzeSettingsOptions, warn: (line: string) => void = printWarning): AnalyzeSettings {
   const formats = options.format === undefined ? [...DEFAULT_FORMATS] : parseFormats(options.format);
   if (options.timelineWeighted === true && !formats.includes('png')) {
     throw new InputError('--timeline-weighted changes the png timeline: add png to --format');
@@ -113,9 +129,10 @@ export function analyzeSettings(options: AnalyzeCommandOptions, warn: (line: str
       throw new InputError(`--min-target-score: ${oneLine(err)}`);
     }
   }
-  const fusion: FusionSpec | undefined = options.fusion !== undefined ? fusionOption(options.fusion) : undefined;
+  const fusion: FusionSpec | undefined = options.fusion !== undefined ? fusionSetting(options.fusion) : undefined;
   // Weights are checked (and their warnings given) before any work starts.
-  if (fusion !== undefined) for (const line of resolveFusionAt(fusion, modelsOfFusion(fusion, ['vs', 'vd']), `--fusion ${options.fusion}`).warnings) warn(line);
+  const where = typeof options.fusion === 'string' ? `--fusion ${options.fusion}` : '--fusion';
+  if (fusion !== undefined) for (const line of resolveFusionAt(fusion, modelsOfFusion(fusion, ['vs', 'vd']), where).warnings) warn(line);
   return {
     formats,
     timelineWeighted: options.timelineWeighted === true,

@@ -5,8 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import type { AnalyzeCommandOptions } from '../pipeline/analyze-settings';
+import type { FusionSpec } from '../core';
+import { fusionSetting, type AnalyzeCommandOptions } from '../pipeline/analyze-settings';
 import { InputError } from '../io/errors';
+import { fusionOption } from '../io/fuse-input';
 import { classifyInput } from '../media/source';
 import { DEFAULT_DETECTOR, DEFAULT_FORMATS, DEFAULT_PROVIDERS, DEFAULT_TARGET_POLICY } from '../defaults';
 
@@ -16,8 +18,12 @@ export const DEFAULT_QUEUE = 'cer-analyze';
 /** The name every analysis job carries (BullMQ jobs have a name; ours are all one kind). */
 export const JOB_NAME = 'analyze';
 
-/** The analyze options a job carries: those that change what a worker computes or writes. */
-export type QueuedAnalyzeOptions = Omit<AnalyzeCommandOptions, 'out' | 'quiet' | 'skipExisting'>;
+/**
+ * The analyze options a job carries: those that change what a worker computes or writes. The
+ * fusion is the fusion object itself (a `--fusion` file read where the job is queued), so a worker
+ * reads no file for it and a changed file is another job.
+ */
+export type QueuedAnalyzeOptions = Omit<AnalyzeCommandOptions, 'out' | 'quiet' | 'skipExisting' | 'fusion'> & { fusion?: FusionSpec };
 
 /** A job's data, as stored in Redis. */
 export interface AnalyzeJobData {
@@ -54,7 +60,7 @@ export interface AnalyzeJobProgress {
   readonly percent: number | null;
 }
 
-const STRING_OPTIONS = ['format', 'fusion', 'rule', 'models', 'target', 'minTargetScore', 'detector', 'threads', 'provider', 'mouthEvery', 'vsBatch', 'vsMargin'] as const;
+const STRING_OPTIONS = ['format', 'rule', 'models', 'target', 'minTargetScore', 'detector', 'threads', 'provider', 'mouthEvery', 'vsBatch', 'vsMargin'] as const;
 /** Switches that are off unless given (`--whole-frame-face`). */
 const FLAG_OPTIONS = ['wholeFrameFace', 'referenceCompat', 'allowLive', 'vsAlign', 'vsFlip', 'timelineWeighted'] as const;
 /** Switches that are on unless turned off (`--no-vad`). */
@@ -70,12 +76,12 @@ const DEFAULTS: Partial<Record<(typeof STRING_OPTIONS)[number], string>> = {
 
 /**
  * The options a job carries, in one form whatever way they were given: defaults filled in, switches
- * that are off left out, and the paths in them (`--fusion` file, `--models` folders and files)
- * made absolute against `cwd`: a worker reads them at that path.
+ * that are off left out, `--fusion` (a preset, or a file read against `cwd`) as its fusion object,
+ * and the `--models` folders and files made absolute against `cwd`: a worker reads them at that path.
  */
 export function queuedOptions(options: AnalyzeCommandOptions | Record<string, unknown>, cwd: string = process.cwd()): QueuedAnalyzeOptions {
   const given = options as Record<string, unknown>;
-  const out: Record<string, string | boolean> = {};
+  const out: Record<string, string | boolean | FusionSpec> = {};
   for (const key of STRING_OPTIONS) {
     const value = given[key] ?? DEFAULTS[key];
     if (value === undefined) continue;
@@ -84,7 +90,10 @@ export function queuedOptions(options: AnalyzeCommandOptions | Record<string, un
   }
   for (const key of FLAG_OPTIONS) if (given[key] === true) out[key] = true;
   for (const key of ON_OPTIONS) if (given[key] === false) out[key] = false;
-  if (typeof out.fusion === 'string' && /[/\\.]/.test(out.fusion)) out.fusion = path.resolve(cwd, out.fusion);
+  const fusion = given.fusion;
+  if (typeof fusion === 'string') out.fusion = fusionOption(fusion, cwd);
+  else if (typeof fusion === 'object' && fusion !== null) out.fusion = fusionSetting(fusion as FusionSpec);
+  else if (fusion !== undefined) throw new InputError(`analyze option fusion: expected a preset, a file name or a fusion object, got ${typeof fusion}`);
   if (typeof out.models === 'string' && out.models !== 'default') {
     out.models = out.models
       .split(',')
@@ -132,6 +141,11 @@ export function parseAnalyzeJob(data: unknown, jobId: string): AnalyzeJobData {
   const d = data as Partial<AnalyzeJobData> | null;
   if (typeof d !== 'object' || d === null || typeof d.input !== 'string' || d.input === '' || typeof d.out !== 'string' || !path.isAbsolute(d.out) || typeof d.options !== 'object' || d.options === null) {
     throw new InputError(`job ${jobId}: not a cer analysis job (expected { input, out: an absolute folder, options })`);
+  }
+  // A worker reads no fusion file: a job queued with one by name (before the fusion was carried) is refused.
+  const fusion = (d.options as Record<string, unknown>).fusion;
+  if (fusion !== undefined && (typeof fusion !== 'object' || fusion === null)) {
+    throw new InputError(`job ${jobId}: options.fusion: expected the fusion object, got ${JSON.stringify(fusion)}; queue the input again`);
   }
   return { input: d.input, out: d.out, options: queuedOptions(d.options as Record<string, unknown>, d.out) };
 }

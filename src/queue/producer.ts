@@ -2,8 +2,9 @@
  * The producer side of the queue: adding analysis jobs (one per input, never twice), the queue's
  * counts and throughput, its failed jobs, retrying them, and draining it.
  */
+import * as fs from 'node:fs';
 import type { Job, JobsOptions, Queue } from 'bullmq';
-import { oneLine } from '../io/errors';
+import { InputError, oneLine } from '../io/errors';
 import { analyzeJobId, JOB_NAME, type AnalyzeJobData, type AnalyzeJobResult } from './job';
 
 /** Tries per job (the first and the retries) unless told otherwise. */
@@ -23,6 +24,20 @@ export interface Enqueued {
   readonly jobId: string;
   /** `added`, or the state of the job that was there already (not added again). */
   readonly outcome: EnqueueOutcome;
+}
+
+/**
+ * Makes the results folder where the jobs are queued (that is where the user is): a worker writes
+ * only into a folder that is there, so that one without the shared storage does not write to its
+ * own disk. `what` names the setting in the error (`--out`).
+ */
+export function makeResultsFolder(out: string, what = '--out'): void {
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new InputError(`${what}: ${out} is not a folder`);
+  try {
+    fs.mkdirSync(out, { recursive: true });
+  } catch (err) {
+    throw new InputError(`${what}: cannot make the folder ${out} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
 }
 
 /** BullMQ's job options for an analysis: retries with exponential backoff; finished jobs kept (they de-duplicate). */
@@ -131,19 +146,42 @@ export function formatStatus(s: QueueStatus): string {
   return lines.join('\n');
 }
 
-/** Moves every failed job back to waiting (attempts counted afresh); returns how many. */
+/** Failed job ids read from Redis at a time by retryFailed. */
+const RETRY_PAGE = 500;
+
+/**
+ * Moves every failed job back to waiting with its attempts counted afresh (attemptsMade and
+ * attemptsStarted 0), so it gets its full tries and backoff again; returns how many. The failed
+ * set's ids are read first, a page at a time; a job that left it meanwhile is passed over.
+ */
 export async function retryFailed(queue: Queue): Promise<number> {
-  const failed = await queue.getFailedCount();
-  if (failed > 0) await queue.retryJobs({ state: 'failed' });
-  return failed;
+  const ids: string[] = [];
+  for (let start = 0; ; start += RETRY_PAGE) {
+    const page = await queue.getRanges(['failed'], start, start + RETRY_PAGE - 1, true);
+    ids.push(...page);
+    if (page.length < RETRY_PAGE) break;
+  }
+  let retried = 0;
+  for (const id of new Set(ids)) {
+    const job = await queue.getJob(id);
+    if (job === undefined) continue;
+    try {
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      retried++;
+    } catch (err) {
+      if ((await queue.getJobState(id)) === 'failed') throw err;
+    }
+  }
+  return retried;
 }
 
 /**
  * Removes the waiting and delayed jobs (running ones finish). With `all`, everything the queue
- * holds, done and failed jobs included: their inputs may then be added again.
+ * holds, done, failed and running jobs included (a running one's worker stops it when it next
+ * fails to renew its lock): their inputs may then be added again.
  */
 export async function drainQueue(queue: Queue, all = false): Promise<number> {
-  const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'paused', 'completed', 'failed');
+  const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'paused', 'completed', 'failed', ...(all ? (['active'] as const) : []));
   if (all) {
     await queue.obliterate({ force: true });
     return Object.values(counts).reduce((s, n) => s + n, 0);

@@ -2,10 +2,13 @@
  * The worker side of the queue (`cer worker`): takes analysis jobs from a BullMQ queue and runs
  * each through the same step as `cer analyze` (analyzeOne: a warm Pipeline, result files written
  * all or none). Models are loaded once per worker process and kept across jobs (one Pipeline per
- * set of options). A job whose input is bad (an InputError, or a MediaError about the input) fails
- * at once with its one-line error; other failures are retried with backoff (the job's attempts).
- * A worker that dies mid-job leaves its job locked until the lock expires; BullMQ's stalled-job
- * check then gives it to another worker.
+ * set of options). A job whose input is bad media (an InputError, or a MediaError about the
+ * file's contents) fails at once with its one-line error; other failures are retried with backoff
+ * (the job's attempts), among them an input or results folder this worker does not see (the
+ * shared storage not mounted here: another worker may see it). A worker that dies mid-job leaves
+ * its job locked until the lock expires; BullMQ's stalled-job check then gives it to another
+ * worker. A job whose lock this worker could not renew (removed from the queue, or taken by
+ * another worker after a stall) is stopped.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,10 +22,12 @@ import { analyzeOne } from '../pipeline/analyze-one';
 import { checkRedis, lastingConnection } from './connection';
 import { parseAnalyzeJob, queuedOptions, type AnalyzeJobData, type AnalyzeJobProgress, type AnalyzeJobResult } from './job';
 
-/** Media errors about the input itself: another try (or another worker) would fail the same way. */
+/**
+ * Media errors about the input's contents: another try (or another worker) would fail the same way.
+ * A file missing on this worker (NO_SUCH_FILE, NOT_A_FILE) is not among them: `cer queue add`
+ * checked that it exists, so here it is most likely storage this machine does not see.
+ */
 const BAD_INPUT_CODES: ReadonlySet<MediaErrorCode> = new Set<MediaErrorCode>([
-  'NO_SUCH_FILE',
-  'NOT_A_FILE',
   'EMPTY_FILE',
   'NOT_MEDIA',
   'NO_VIDEO',
@@ -63,6 +68,35 @@ export interface AnalyzeWorkerOptions extends StallOptions {
    * so that the first job does not wait for them; null: load them with the first job.
    */
   readonly preload?: Record<string, unknown> | null;
+}
+
+/** Error codes of a connection to Redis that is down or dropped (the worker reconnects). */
+const CONNECTION_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** Whether a worker error is about the connection to Redis (said once until it is back) rather than something else (logged). */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+  const message = err instanceof Error ? err.message : String(err);
+  return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT/.test(message);
+}
+
+/** How long the same non-connection error line is kept from the log after it was written (ms). */
+const ERROR_REPEAT_MS = 60_000;
+
+/**
+ * The results folder of a job, checked on this worker: it must be there (`cer queue add` made it).
+ * Missing, it is most likely the shared storage not mounted here: an Error (retried, perhaps by
+ * another worker), never a folder made on this machine's own disk.
+ */
+export function checkOutFolder(out: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(out);
+  } catch {
+    throw new Error(`results folder ${out} does not exist on this worker (is the shared storage mounted here?)`);
+  }
+  if (!stat.isDirectory()) throw new Error(`results folder ${out} is not a folder on this worker`);
 }
 
 /** Pipelines kept warm beside the one in use, for jobs with other options. */
@@ -140,11 +174,8 @@ export async function startAnalyzeWorker(options: AnalyzeWorkerOptions): Promise
   const name = options.name ?? `${os.hostname()}/${process.pid}`;
   const pool = new PipelinePool();
   let closing = false;
-  if (options.preload !== null) {
-    const warm = await pool.acquire(analyzeSettings(queuedOptions(options.preload ?? {})));
-    log(`cer worker ${name}: models: ${warm.pipeline.describe()}`);
-    await warm.release();
-  }
+  /** Jobs whose lock this worker could not renew: stopped, and not failed or completed by it. */
+  const lost = new Set<string>();
 
   const analyseJob = async (job: Job<AnalyzeJobData, AnalyzeJobResult>, token?: string, signal?: AbortSignal): Promise<AnalyzeJobResult> => {
     const id = job.id ?? '?';
@@ -152,11 +183,15 @@ export async function startAnalyzeWorker(options: AnalyzeWorkerOptions): Promise
     let settings: AnalyzeSettings;
     try {
       data = parseAnalyzeJob(job.data, id);
-      settings = analyzeSettings(data.options);
-      fs.mkdirSync(data.out, { recursive: true });
-      if (!fs.statSync(data.out).isDirectory()) throw new InputError(`${data.out}: not a folder`);
+      settings = analyzeSettings(data.options, (line) => log(`cer worker ${name}: job ${id}: ${line}`));
     } catch (err) {
       throw new UnrecoverableError(`job ${id}: ${oneLine(err)}`);
+    }
+    try {
+      checkOutFolder(data.out);
+    } catch (err) {
+      log(`cer worker ${name}: job ${id} (attempt ${job.attemptsMade + 1}): ${oneLine(err)}`);
+      throw err;
     }
     const input = data.input;
     log(`cer worker ${name}: job ${id} (attempt ${job.attemptsMade + 1}): ${input}`);
@@ -191,6 +226,11 @@ export async function startAnalyzeWorker(options: AnalyzeWorkerOptions): Promise
         worker: name,
       };
     } catch (err) {
+      if (lost.has(id) && signal?.aborted === true) {
+        // Its lock is gone: the job was removed, or another worker has it. Nothing is recorded for it here.
+        log(`cer worker ${name}: job ${id} stopped: its lock could not be renewed (removed from the queue, or another worker has it)`);
+        throw new WaitingError();
+      }
       if (closing && signal?.aborted === true && token !== undefined) {
         // Stopped by a shutdown: the job goes back to waiting, attempts untouched, for another worker.
         await job.moveToWait(token);
@@ -202,32 +242,67 @@ export async function startAnalyzeWorker(options: AnalyzeWorkerOptions): Promise
       if (isBadInput(err)) throw new UnrecoverableError(line);
       throw new Error(line);
     } finally {
+      lost.delete(id);
       await held?.release();
     }
   };
 
-  const worker = new Worker<AnalyzeJobData, AnalyzeJobResult>(options.queue, analyseJob, {
-    connection: lastingConnection(options.redis),
-    name,
-    concurrency: options.concurrency ?? 1,
-    lockDuration: options.lockDuration ?? DEFAULT_STALL.lockDuration,
-    stalledInterval: options.stalledInterval ?? DEFAULT_STALL.stalledInterval,
-    maxStalledCount: options.maxStalledCount ?? DEFAULT_STALL.maxStalledCount,
-    autorun: false,
-  });
-  // Connection errors repeat while Redis is away (the worker reconnects): said once until it is back.
-  let down = false;
-  worker.on('error', (err) => {
-    if (down) return;
-    down = true;
-    log(`cer worker ${name}: Redis: ${oneLine(err)} (reconnecting)`);
-  });
-  worker.on('ready', () => {
-    if (down) log(`cer worker ${name}: Redis: connected again`);
-    down = false;
-  });
-  void worker.run().catch((err: unknown) => log(`cer worker ${name}: ${oneLine(err)}`));
-  await worker.waitUntilReady();
+  let worker: Worker<AnalyzeJobData, AnalyzeJobResult> | null = null;
+  try {
+    if (options.preload !== null) {
+      const warm = await pool.acquire(analyzeSettings(queuedOptions(options.preload ?? {}), (line) => log(`cer worker ${name}: ${line}`)));
+      log(`cer worker ${name}: models: ${warm.pipeline.describe()}`);
+      await warm.release();
+    }
+    worker = new Worker<AnalyzeJobData, AnalyzeJobResult>(options.queue, analyseJob, {
+      connection: lastingConnection(options.redis),
+      name,
+      concurrency: options.concurrency ?? 1,
+      lockDuration: options.lockDuration ?? DEFAULT_STALL.lockDuration,
+      stalledInterval: options.stalledInterval ?? DEFAULT_STALL.stalledInterval,
+      maxStalledCount: options.maxStalledCount ?? DEFAULT_STALL.maxStalledCount,
+      autorun: false,
+    });
+    const started = worker;
+    // Connection errors repeat while Redis is away (the worker reconnects): said once until it is back.
+    // Other errors are each logged, the same line at most once a minute.
+    let down = false;
+    const lastSaid = new Map<string, number>();
+    started.on('error', (err) => {
+      if (isConnectionError(err)) {
+        if (down) return;
+        down = true;
+        log(`cer worker ${name}: Redis: ${oneLine(err)} (reconnecting)`);
+        return;
+      }
+      const line = oneLine(err);
+      const now = Date.now();
+      if (now - (lastSaid.get(line) ?? -Infinity) < ERROR_REPEAT_MS) return;
+      if (lastSaid.size > 100) lastSaid.clear();
+      lastSaid.set(line, now);
+      log(`cer worker ${name}: ${line}`);
+    });
+    started.on('ready', () => {
+      if (down) log(`cer worker ${name}: Redis: connected again`);
+      down = false;
+    });
+    // A lock not renewed means the job is no longer this worker's (removed, or given to another
+    // after a stall): BullMQ would let it run on and then fail to record it, so it is stopped.
+    started.on('lockRenewalFailed', (ids) => {
+      for (const jobId of ids) {
+        lost.add(jobId);
+        // Not running here any more (finished meanwhile): nothing to stop.
+        if (!started.cancelJob(jobId, 'lock lost')) lost.delete(jobId);
+      }
+    });
+    void started.run().catch((err: unknown) => log(`cer worker ${name}: ${oneLine(err)}`));
+    await started.waitUntilReady();
+  } catch (err) {
+    // A worker that could not start leaves nothing open: its connections closed, its models released.
+    await worker?.close(true).catch(() => undefined);
+    await pool.releaseAll();
+    throw err;
+  }
   log(`cer worker ${name}: waiting for jobs on ${options.queue} (concurrency ${options.concurrency ?? 1})`);
 
   return {

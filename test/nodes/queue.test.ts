@@ -142,6 +142,27 @@ describe('Node-RED nodes: the queue node on a real Redis server', function () {
     assert.match(m.error?.message ?? '', /Redis URL: "http:\/\/127\.0\.0\.1:6379" is not a Redis URL/);
   });
 
+  it('a fusion whose weights were normalised: the warning is the node\'s (not stderr), and the job carries the fusion object', async () => {
+    const server = redis as RedisServer;
+    await helper.load([QUEUE_NODE], flow(server.url, { queue: 'node-fusion' }));
+    const queued = collect('events', 1, 30_000);
+    const ones = [1, 1, 1, 1, 1, 1, 1];
+    helper.getNode('queue').receive({ payload: path.join(tmp, 'fusion-input.mp4'), options: { fusion: { strategy: 'dirichlet', weights: [ones, ones] }, acoustic: false } });
+    const [m] = await queued;
+    const spy = (helper.getNode('queue') as unknown as { warn: { args: Array<[unknown]>; thisValues: Array<{ id?: string }> } }).warn;
+    const warned = spy.args.filter((_, i) => spy.thisValues[i]?.id === 'queue').map(([w]) => String(w));
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    assert.match(warned[0], /^fusion\.weights: the models' weights of a class should sum to 1; normalised the columns that did not \(\w+ 2(, \w+ 2){6}\)$/);
+    const probe = new Queue('node-fusion', { connection: { url: server.url } });
+    try {
+      const job = await probe.getJob((m.payload as { jobId: string }).jobId);
+      assert.deepEqual((job?.data as { options: { fusion: unknown } }).options.fusion, { strategy: 'dirichlet', weights: [ones, ones] });
+    } finally {
+      await probe.obliterate({ force: true });
+      await probe.close();
+    }
+  });
+
   it('closing the node closes its Redis connections', async () => {
     const server = redis as RedisServer;
     const probe = new Queue('node-test', { connection: { url: server.url } });

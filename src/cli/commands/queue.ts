@@ -4,13 +4,14 @@
  */
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import { InputError } from '../../io/errors';
+import { InputError, oneLine } from '../../io/errors';
 import { printable } from '../../io/safe-files';
-import { expandFolder } from '../../media/source';
+import { MediaError } from '../../media/errors';
+import { classifyInput, expandFolder } from '../../media/source';
 import { outputFile } from '../../output';
 import { openQueue } from '../../queue/connection';
-import { analyzeJob, DEFAULT_QUEUE, redisLabel } from '../../queue/job';
-import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, drainQueue, enqueue, formatStatus, queueStatus, retryFailed } from '../../queue/producer';
+import { analyzeJob, DEFAULT_QUEUE, parseRedisUrl, redisLabel } from '../../queue/job';
+import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, drainQueue, enqueue, formatStatus, makeResultsFolder, queueStatus, retryFailed } from '../../queue/producer';
 import { DEFAULT_STALL, startAnalyzeWorker } from '../../queue/worker';
 import { analyzeSettings, type AnalyzeCommandOptions } from '../../pipeline/analyze-settings';
 
@@ -46,19 +47,45 @@ function fromEnv(value: string | undefined, env: string): string | undefined {
   return value ?? process.env[env];
 }
 
+/** A file input is there and a file (URLs and devices are the workers' to open). */
+async function checkQueuedFile(input: string): Promise<void> {
+  const source = classifyInput(input);
+  if (source.type !== 'file') return;
+  const stat = await fs.promises.stat(source.path).catch(() => null);
+  if (stat === null) throw new MediaError('NO_SUCH_FILE', input, 'no such file');
+  if (!stat.isFile()) throw new MediaError('NOT_A_FILE', input, 'is not a regular file');
+}
+
 export async function runQueueAdd(inputs: string[], options: QueueAddOptions): Promise<void> {
   const empty = inputs.findIndex((input) => input.trim() === '');
   if (empty >= 0) throw new InputError(`input ${empty + 1} of ${inputs.length} is an empty name: give a media file, a folder or a URL`);
+  parseRedisUrl(options.redis);
   // The options are checked here as a worker will read them: a bad one is refused before anything is queued.
   const { formats } = analyzeSettings(options);
   const attempts = wholeNumber(options.attempts, '--attempts', 1);
   const backoffMs = wholeNumber(options.backoff, '--backoff', 0);
   const outDir = options.out ?? '.';
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new InputError(`--out: ${outDir} is not a folder`);
+  makeResultsFolder(outDir);
+  // A file that is not there is a typo here (a worker would retry it, thinking its storage away):
+  // one line each, nothing queued for it, exit status 1; the other inputs are queued.
   const expanded: string[] = [];
-  for (const input of inputs) expanded.push(...(await expandFolder(input)));
+  const missing: string[] = [];
+  for (const input of inputs) {
+    try {
+      for (const file of await expandFolder(input)) {
+        await checkQueuedFile(file);
+        expanded.push(file);
+      }
+    } catch (err) {
+      missing.push(oneLine(err));
+    }
+  }
+  for (const line of missing) process.stderr.write(`cer: ${line}
+`);
+  if (missing.length > 0) process.exitCode = 1;
   const jobs = expanded.map((input) => analyzeJob(input, outDir, options));
   const todo = options.skipExisting === true ? jobs.filter((j) => !formats.every((f) => fs.existsSync(outputFile(j.input, j.out, f)))) : jobs;
+  if (todo.length === 0 && missing.length > 0) return;
   const queue = await openQueue(options.redis, options.queue);
   try {
     const outcomes = await enqueue(queue, todo, { attempts, backoffMs });
@@ -72,7 +99,8 @@ export async function runQueueAdd(inputs: string[], options: QueueAddOptions): P
       const skipped = jobs.length - todo.length;
       process.stderr.write(
         `cer: ${added} of ${jobs.length} inputs queued on ${options.queue} at ${redisLabel(options.redis)}` +
-          `${outcomes.length - added > 0 ? `, ${outcomes.length - added} there already` : ''}${skipped > 0 ? `, ${skipped} with their results in ${outDir} already` : ''}\n`,
+          `${outcomes.length - added > 0 ? `, ${outcomes.length - added} there already` : ''}${skipped > 0 ? `, ${skipped} with their results in ${outDir} already` : ''}` +
+          `${missing.length > 0 ? `; ${missing.length} not queued (above)` : ''}\n`,
       );
     }
   } finally {
@@ -108,7 +136,7 @@ export async function runQueueDrain(options: QueueConnectOptions & { all?: boole
   try {
     const n = await drainQueue(queue, options.all === true);
     process.stdout.write(
-      options.all === true ? `${n} jobs removed from ${options.queue} (every state; running ones stopped at their next renewal)\n` : `${n} waiting jobs removed from ${options.queue} (running ones finish)\n`,
+      options.all === true ? `${n} jobs removed from ${options.queue} (every state; running ones stopped by their workers at the next lock renewal)\n` : `${n} waiting jobs removed from ${options.queue} (running ones finish)\n`,
     );
   } finally {
     await queue.close();
@@ -170,7 +198,7 @@ export function registerQueueCommands(program: Command): void {
     .argument('<input...>', 'files or folders (by absolute path: every worker must see them there), or URLs the workers can read')
     .requiredOption(...redisOption)
     .option(...queueOption)
-    .option('--out <dir>', 'folder for the results (absolute path on shared storage: every worker writes there)', '.')
+    .option('--out <dir>', 'folder for the results (absolute path on shared storage: every worker writes there; made here if missing)', '.')
     .option('--attempts <n>', `tries per job before it is failed (bad media fails at once)`, String(DEFAULT_ATTEMPTS))
     .option('--backoff <ms>', 'wait before the first retry, doubled for each further one', String(DEFAULT_BACKOFF_MS))
     .option('--skip-existing', 'leave out inputs whose results (every --format) are in --out already')
@@ -190,7 +218,7 @@ export function registerQueueCommands(program: Command): void {
     .option('--json', 'one JSON object instead of text')
     .action(runQueueStatus);
 
-  queue.command('retry-failed').description('move every failed job back to waiting').requiredOption(...redisOption).option(...queueOption).action(runQueueRetry);
+  queue.command('retry-failed').description('move every failed job back to waiting, its attempts counted afresh').requiredOption(...redisOption).option(...queueOption).action(runQueueRetry);
 
   queue
     .command('drain')
