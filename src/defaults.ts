@@ -121,3 +121,22 @@ export const DEFAULT_PROVIDERS: readonly string[] = ['cpu'];
 
 /** Session options of a node without a model config: those of `cer analyze` (cpu, one thread per model). */
 export const DEFAULT_SESSION_OPTIONS: SessionOptions = { executionProviders: [...DEFAULT_PROVIDERS], intraOpNumThreads: 1 };
+
+// The Redis queue (cer queue, cer worker, the queue node)
+
+/** The queue `cer queue` and `cer worker` use unless told another (`--queue`). */
+export const DEFAULT_QUEUE = 'cer-analyze';
+/** Tries per job (the first and the retries) unless told otherwise. */
+export const DEFAULT_ATTEMPTS = 3;
+/** First retry delay (ms); each further retry waits twice as long (BullMQ exponential backoff). */
+export const DEFAULT_BACKOFF_MS = 10_000;
+/**
+ * A job's lock (ms; a dead worker's job is free again after it), how often workers look for such
+ * jobs (ms), and how many times a job may lose its worker before it is failed. BullMQ's own are
+ * 30 s, 30 s and 1.
+ */
+export const DEFAULT_STALL: { readonly lockDuration: number; readonly stalledInterval: number; readonly maxStalledCount: number } = {
+  lockDuration: 30_000,
+  stalledInterval: 30_000,
+  maxStalledCount: 2,
+};

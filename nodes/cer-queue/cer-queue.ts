@@ -8,7 +8,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { analyzeSettings } from '../../src/pipeline/analyze-settings';
 import { oneLine } from '../../src/io/errors';
 import { lastingConnection } from '../../src/queue/connection';
-import { analyzeJob, analyzeJobId, DEFAULT_QUEUE, parseRedisUrl, type AnalyzeJobData, type QueueEventPayload } from '../../src/queue/job';
+import { analyzeJob, analyzeJobId, parseRedisUrl, type AnalyzeJobData, type QueueEventPayload } from '../../src/queue/job';
 import { enqueue, jobResult, makeResultsFolder } from '../../src/queue/producer';
 import { toError } from '../common/errors';
 import { numberField } from '../common/fields';
@@ -16,6 +16,7 @@ import { onClose, onOrderedInput } from '../common/handlers';
 import { StatusDot } from '../common/status';
 import { translator } from '../common/i18n';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../common/red';
+import { DEFAULT_QUEUE } from '../../src/defaults';
 
 interface CerQueueDef extends NodeDef {
   redis: string;

@@ -6,11 +6,8 @@ import * as fs from 'node:fs';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { InputError, oneLine } from '../io/errors';
 import { analyzeJobId, JOB_NAME, type AnalyzeJobData, type AnalyzeJobResult } from './job';
+import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS } from '../defaults';
 
-/** Tries per job (the first and the retries) unless told otherwise. */
-export const DEFAULT_ATTEMPTS = 3;
-/** First retry delay (ms); each further retry waits twice as long (BullMQ exponential backoff). */
-export const DEFAULT_BACKOFF_MS = 10_000;
 
 export interface EnqueueOptions {
   readonly attempts?: number;

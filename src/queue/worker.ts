@@ -21,6 +21,7 @@ import { analyzeSettings, type AnalyzeSettings } from '../pipeline/analyze-setti
 import { analyzeOne } from '../pipeline/analyze-one';
 import { checkRedis, lastingConnection } from './connection';
 import { parseAnalyzeJob, queuedOptions, type AnalyzeJobData, type AnalyzeJobProgress, type AnalyzeJobResult } from './job';
+import { DEFAULT_STALL } from '../defaults';
 
 /**
  * Media errors about the input's contents: another try (or another worker) would fail the same way.
@@ -52,7 +53,6 @@ export interface StallOptions {
   readonly maxStalledCount?: number;
 }
 
-export const DEFAULT_STALL: Required<StallOptions> = { lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 2 };
 
 export interface AnalyzeWorkerOptions extends StallOptions {
   readonly redis: string;

@@ -9,10 +9,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
-import { DEFAULT_QUEUE, type AnalyzeJobData, type AnalyzeJobProgress, type AnalyzeJobResult } from '../../src/queue/job';
+import { type AnalyzeJobData, type AnalyzeJobProgress, type AnalyzeJobResult } from '../../src/queue/job';
 import { cerAsync } from '../helpers/cli';
 import { RedisServer, redisServerBinary } from '../helpers/redis';
 import { makeQueueInputs, processesNaming, resultWithoutTiming, spawnWorker, until, type SpawnedWorker } from './helpers';
+import { DEFAULT_QUEUE } from '../../src/defaults';
 
 /** Short lock and stall check, so that a killed worker's job is free again in seconds, not 30 s. */
 const STALL_ENV = { CER_WORKER_LOCK_DURATION_MS: '5000', CER_WORKER_STALLED_INTERVAL_MS: '1000' };

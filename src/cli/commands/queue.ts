@@ -9,11 +9,19 @@ import { printable } from '../../io/safe-files';
 import { MediaError } from '../../media/errors';
 import { classifyInput, expandFolder } from '../../media/source';
 import { outputFile } from '../../output';
-import { openQueue } from '../../queue/connection';
-import { analyzeJob, DEFAULT_QUEUE, parseRedisUrl, redisLabel } from '../../queue/job';
-import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, drainQueue, enqueue, formatStatus, makeResultsFolder, queueStatus, retryFailed } from '../../queue/producer';
-import { DEFAULT_STALL, startAnalyzeWorker } from '../../queue/worker';
+import { analyzeJob, parseRedisUrl, redisLabel } from '../../queue/job';
+import { drainQueue, enqueue, formatStatus, makeResultsFolder, queueStatus, retryFailed } from '../../queue/producer';
 import { analyzeSettings, type AnalyzeCommandOptions } from '../../pipeline/analyze-settings';
+import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, DEFAULT_QUEUE, DEFAULT_STALL } from '../../defaults';
+
+/**
+ * The parts that load BullMQ (and ioredis), loaded when a queue command runs, so that every other
+ * `cer` command starts without them.
+ */
+async function bullmqBacked(): Promise<typeof import('../../queue/connection') & typeof import('../../queue/worker')> {
+  const [connection, worker] = await Promise.all([import('../../queue/connection'), import('../../queue/worker')]);
+  return { ...connection, ...worker };
+}
 
 interface QueueConnectOptions {
   redis: string;
@@ -86,7 +94,7 @@ export async function runQueueAdd(inputs: string[], options: QueueAddOptions): P
   const jobs = expanded.map((input) => analyzeJob(input, outDir, options));
   const todo = options.skipExisting === true ? jobs.filter((j) => !formats.every((f) => fs.existsSync(outputFile(j.input, j.out, f)))) : jobs;
   if (todo.length === 0 && missing.length > 0) return;
-  const queue = await openQueue(options.redis, options.queue);
+  const queue = await (await bullmqBacked()).openQueue(options.redis, options.queue);
   try {
     const outcomes = await enqueue(queue, todo, { attempts, backoffMs });
     const quiet = options.quiet === true;
@@ -111,7 +119,7 @@ export async function runQueueAdd(inputs: string[], options: QueueAddOptions): P
 export async function runQueueStatus(options: QueueConnectOptions & { json?: boolean; window?: string; failed?: string }): Promise<void> {
   const windowMinutes = wholeNumber(options.window, '--window', 1);
   const maxFailed = wholeNumber(options.failed, '--failed', 0);
-  const queue = await openQueue(options.redis, options.queue);
+  const queue = await (await bullmqBacked()).openQueue(options.redis, options.queue);
   try {
     const status = await queueStatus(queue, { windowMinutes, maxFailed: maxFailed === 0 ? 1 : maxFailed });
     const shown = maxFailed === 0 ? { ...status, failed: [] } : status;
@@ -122,7 +130,7 @@ export async function runQueueStatus(options: QueueConnectOptions & { json?: boo
 }
 
 export async function runQueueRetry(options: QueueConnectOptions): Promise<void> {
-  const queue = await openQueue(options.redis, options.queue);
+  const queue = await (await bullmqBacked()).openQueue(options.redis, options.queue);
   try {
     const n = await retryFailed(queue);
     process.stdout.write(`${n} failed job${n === 1 ? '' : 's'} back to waiting on ${options.queue}\n`);
@@ -132,7 +140,7 @@ export async function runQueueRetry(options: QueueConnectOptions): Promise<void>
 }
 
 export async function runQueueDrain(options: QueueConnectOptions & { all?: boolean }): Promise<void> {
-  const queue = await openQueue(options.redis, options.queue);
+  const queue = await (await bullmqBacked()).openQueue(options.redis, options.queue);
   try {
     const n = await drainQueue(queue, options.all === true);
     process.stdout.write(
@@ -150,7 +158,7 @@ export async function runWorker(options: WorkerCommandOptions): Promise<void> {
   const maxStalledCount = wholeNumber(fromEnv(options.maxStalled, 'CER_WORKER_MAX_STALLED'), '--max-stalled', 0);
   const graceSeconds = options.grace === undefined ? 60 : Number(options.grace);
   if (!Number.isFinite(graceSeconds) || graceSeconds < 0) throw new InputError(`--grace: expected seconds ≥ 0, got "${options.grace}"`);
-  const handle = await startAnalyzeWorker({
+  const handle = await (await bullmqBacked()).startAnalyzeWorker({
     redis: options.redis,
     queue: options.queue,
     concurrency,
