@@ -12,7 +12,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -20,6 +19,7 @@ import { resolveFfmpeg } from '../../src/media/binaries';
 import { CER } from '../helpers/cli';
 import { SAMPLE_MP4 } from '../helpers/testdata';
 import { helper, loadUnspied, NODES, pipelineFlow, sleep } from '../nodes/helpers';
+import { freePort } from '../helpers/ports';
 
 const SAMPLE_EVERY_MS = 10_000;
 const WARM_UP_MS = 60_000;
@@ -42,16 +42,6 @@ function minutesOption(argv: readonly string[]): number {
   return value;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A child's resident memory (MB) and open descriptors, or nulls once it has gone. */
 function childUsage(child: ChildProcess | null): { rssMb: number | null; fds: number | null } {

@@ -31,6 +31,10 @@ const checkbox = (field: string): Row => ({
   what: field,
   pattern: (n) => new RegExp(`<label>&nbsp;</label>\\s*<input type="checkbox" id="node-input-${field}" style="width:auto; margin:0 6px 0 0"><label for="node-input-${field}" style="width:auto" data-i18n="${escape(n)}\\.label\\.${field}"></label>\\s*</div>`),
 });
+const text = (field: string, icon: string): Row => ({
+  what: field,
+  pattern: (n) => new RegExp(`<label for="node-input-${field}"><i class="fa fa-${icon}"></i> <span data-i18n="${escape(n)}\\.label\\.${field}"></span></label>\\s*<input type="text" id="node-input-${field}" data-i18n="\\[placeholder\\]${escape(n)}\\.placeholder\\.${field}">\\s*</div>`),
+});
 const select = (field: string, icon: string, values: readonly string[]): Row => ({
   what: field,
   pattern: (n) =>
@@ -52,7 +56,7 @@ const ROWS: Record<string, Row[]> = {
   'cer-fusion': [name(), select('strategy', 'compress', ['dirichlet', 'hierarchical', 'average'])],
   'cer-rules': [name(), select('rule', 'gavel', ['none', 'rule1', 'rule2', 'rule1+rule2'])],
   'cer-fit-weights': [name()],
-  'cer-queue': [name(), select('events', 'bell', ['mine', 'all'])],
+  'cer-queue': [name(), text('redis', 'database'), text('queue', 'list'), text('out', 'folder-open'), text('format', 'file'), select('events', 'bell', ['mine', 'all'])],
 };
 
 const distHtml = (node: string): string => fs.readFileSync(path.join(REPO_ROOT, 'dist', 'nodes', node, `${node}.html`), 'utf8');

@@ -1,10 +1,10 @@
 /** Starts Node-RED as `npm start` does (dist/tools/start-node-red.js) in a child process, for tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../helpers/testdata';
+import { freePort } from '../helpers/ports';
 
 export const START_SCRIPT = path.join(REPO_ROOT, 'dist', 'tools', 'start-node-red.js');
 
@@ -19,17 +19,6 @@ export interface NodeRedProcess {
   stop(): Promise<number | null>;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startNodeRedProcess(args: readonly string[] = [], timeoutMs = 60_000): Promise<NodeRedProcess> {
   const port = await freePort();

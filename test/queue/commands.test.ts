@@ -11,9 +11,10 @@ import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { analyzeJob, analyzeJobId, type AnalyzeJobData, type AnalyzeJobProgress, type AnalyzeJobResult } from '../../src/queue/job';
 import { cerAsync } from '../helpers/cli';
-import { freePort, RedisServer, redisServerBinary } from '../helpers/redis';
+import { freePort } from '../helpers/ports';
+import { RedisServer, redisServerBinary } from '../helpers/redis';
 import { REPO_ROOT, SAMPLE_MP4, SAMPLES_DIR } from '../helpers/testdata';
-import { processesNaming, spawnWorker, until, type SpawnedWorker } from './helpers';
+import { processesNaming, type SpawnedWorker, spawnWorker, stopWorkers, until } from './helpers';
 
 const jobIdOf = (stdout: string, n = 0): string => stdout.trim().split('\n')[n].split(' ')[0];
 
@@ -30,12 +31,7 @@ describe('cer queue and cer worker: the commands on a real Redis server', functi
   });
 
   afterEach(async () => {
-    for (const w of workers.splice(0)) {
-      if (w.child.exitCode === null && w.child.signalCode === null) {
-        w.child.kill('SIGTERM');
-        await w.exited;
-      }
-    }
+    await stopWorkers(workers.splice(0));
   });
 
   after(async () => {

@@ -20,6 +20,16 @@ export interface SpawnedWorker {
   readonly exited: Promise<number | NodeJS.Signals | null>;
 }
 
+/** SIGTERM to each worker still running, then waits for it to exit. */
+export async function stopWorkers(workers: readonly SpawnedWorker[]): Promise<void> {
+  for (const w of workers) {
+    if (w.child.exitCode === null && w.child.signalCode === null) {
+      w.child.kill('SIGTERM');
+      await w.exited;
+    }
+  }
+}
+
 /** Starts `cer worker` and resolves once it waits for jobs. */
 export async function spawnWorker(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<SpawnedWorker> {
   const child = spawn(process.execPath, [CER, 'worker', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });

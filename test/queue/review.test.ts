@@ -18,7 +18,7 @@ import { startAnalyzeWorker } from '../../src/queue/worker';
 import { cerAsync } from '../helpers/cli';
 import { RedisServer, redisServerBinary } from '../helpers/redis';
 import { SAMPLE_MP4, SAMPLES_DIR } from '../helpers/testdata';
-import { processesNaming, spawnWorker, until, type SpawnedWorker } from './helpers';
+import { processesNaming, type SpawnedWorker, spawnWorker, stopWorkers, until } from './helpers';
 
 const jobIdOf = (stdout: string, n = 0): string => stdout.trim().split('\n')[n].split(' ')[0];
 const HOPPER = path.join(SAMPLES_DIR, 'grace_hopper.jpg');
@@ -43,12 +43,7 @@ describe('cer queue and cer worker: retries, storage a worker does not see, the 
   });
 
   afterEach(async () => {
-    for (const w of workers.splice(0)) {
-      if (w.child.exitCode === null && w.child.signalCode === null) {
-        w.child.kill('SIGTERM');
-        await w.exited;
-      }
-    }
+    await stopWorkers(workers.splice(0));
     for (const q of queues.splice(0)) {
       await q.obliterate({ force: true });
       await q.close();
