@@ -48,9 +48,6 @@ function thumbnailSize(setting: number | string | undefined): number | null {
   return Number.isInteger(n) && n >= 0 && n <= 1024 ? n : null;
 }
 
-
-
-
 export = function register(RED: NodeAPI): void {
   function CerFaces(this: Node, def: CerFacesDef): void {
     RED.nodes.createNode(this, def);

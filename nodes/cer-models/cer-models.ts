@@ -25,9 +25,6 @@ interface CerModelsDef extends NodeDef {
   threads: string | number;
 }
 
-
-
-
 export = function register(RED: NodeAPI): void {
   function CerModels(this: CerModelsNode, def: CerModelsDef): void {
     RED.nodes.createNode(this, def);

@@ -21,7 +21,6 @@ interface CerRulesDef extends NodeDef {
   topK: string | number;
 }
 
-
 export = function register(RED: NodeAPI): void {
   function CerRules(this: Node, def: CerRulesDef): void {
     RED.nodes.createNode(this, def);

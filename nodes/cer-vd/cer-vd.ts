@@ -21,7 +21,6 @@ interface CerVdDef extends NodeDef {
   referenceCompat: boolean;
 }
 
-
 export = function register(RED: NodeAPI): void {
   function CerVd(this: Node, def: CerVdDef): void {
     RED.nodes.createNode(this, def);

@@ -25,7 +25,6 @@ interface CerVsDef extends NodeDef {
   flip?: boolean;
 }
 
-
 /**
  * VS on the face detector's crop: the detector's box and keypoints in frame pixels, the crop at its
  * cropBox, so that the crop VS cuts is the one `cer analyze` cuts from the frame. A payload without

@@ -9,7 +9,6 @@ import { ModelError } from '../../src/models/errors';
 import { DEFAULT_MODELS_DIR, PACKAGE_ROOT, listManifests, loadManifest, selectModels, type LoadedManifest, type ModelTask } from '../../src/models/manifest';
 import { manifestForOnnx } from '../../src/models/recognise';
 
-
 /** A path as given, else relative to the package (so `models/x.json` works wherever Node-RED runs). */
 export function resolveUserPath(p: string): string {
   const direct = path.resolve(p);

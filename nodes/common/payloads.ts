@@ -43,7 +43,6 @@ export function asVsProbs(payload: unknown): ProbsPayload & { readonly policy: T
   return p as ProbsPayload & { readonly policy: TargetPolicy; readonly tracks: number[] };
 }
 
-
 /** An audio payload, checked enough to fail with a clear message. */
 export function asAudio(payload: unknown): AudioPayload {
   const p = payload as Partial<AudioPayload> | null;

@@ -259,7 +259,6 @@ async function modelsFor(models: string, tasks: readonly ModelTask[]): Promise<M
   return byTask;
 }
 
-
 export interface AnalyzeProgress {
   readonly frame: number;
   /** Expected frame count, when the container says. */

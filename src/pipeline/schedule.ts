@@ -11,9 +11,6 @@ import type { MouthOpenCue } from '../stages/mouth';
 import type { TrackedFace } from '../vision/types';
 import { AUDIO_ONLY_FPS, MAX_PENDING_SECONDS, MOUTH_CUE_RATE } from '../defaults';
 
-
-
-
 /** The frame rate results are timed by: the input's own, 25 for a video that gives none, AUDIO_ONLY_FPS without video. */
 export function resultFps(info: MediaInfo): number {
   const rate = info.frameRate;

@@ -12,7 +12,6 @@ import { fusionOption } from '../io/fuse-input';
 import { classifyInput } from '../media/source';
 import { DEFAULT_DETECTOR, DEFAULT_FORMATS, DEFAULT_PROVIDERS, DEFAULT_TARGET_POLICY } from '../defaults';
 
-
 /** The name every analysis job carries (BullMQ jobs have a name; ours are all one kind). */
 export const JOB_NAME = 'analyze';
 

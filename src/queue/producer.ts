@@ -8,7 +8,6 @@ import { InputError, oneLine } from '../io/errors';
 import { analyzeJobId, JOB_NAME, type AnalyzeJobData, type AnalyzeJobResult } from './job';
 import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS } from '../defaults';
 
-
 export interface EnqueueOptions {
   readonly attempts?: number;
   readonly backoffMs?: number;

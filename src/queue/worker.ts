@@ -53,7 +53,6 @@ export interface StallOptions {
   readonly maxStalledCount?: number;
 }
 
-
 export interface AnalyzeWorkerOptions extends StallOptions {
   readonly redis: string;
   readonly queue: string;

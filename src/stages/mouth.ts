@@ -14,8 +14,6 @@ import { FACEMESH_LANDMARKS, FACEMESH_MANIFEST, FaceMesh, type FaceMeshOptions, 
 import type { Box } from '../vision/types';
 import { DEFAULT_MOUTH_MIN_FACE_SCORE, DEFAULT_MOUTH_OPEN_THRESHOLD } from '../defaults';
 
-
-
 export interface MouthOpenOptions extends FaceMeshOptions {
   /** Gap above which the mouth is open; default DEFAULT_MOUTH_OPEN_THRESHOLD. */
   readonly threshold?: number;

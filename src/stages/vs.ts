@@ -35,7 +35,6 @@ export interface VSCropOptions {
   readonly referenceCompat?: boolean;
 }
 
-
 /** The crop choice and flip a stage uses, from its options and the model's manifest. */
 export function resolveVSCrop(manifest: LoadedManifest, options: VSCropOptions = {}): CropChoice & { readonly flip: boolean } {
   if (options.referenceCompat === true) return { align: false, margin: 0, flip: false };

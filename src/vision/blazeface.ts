@@ -38,7 +38,6 @@ import { DEFAULT_BLAZEFACE_VARIANT, DEFAULT_FACE_SCORE_THRESHOLD, DEFAULT_NMS_IO
 export type BlazeFaceVariant = 'front-128' | 'back-256' | 'full-192';
 export const BLAZEFACE_VARIANTS: readonly BlazeFaceVariant[] = ['front-128', 'back-256', 'full-192'];
 
-
 /** The manifest path of a variant in the package's models/ folder. */
 export function blazeFaceManifestPath(variant: BlazeFaceVariant, modelsDir: string = DEFAULT_MODELS_DIR): string {
   return path.join(modelsDir, `blazeface-${variant}.json`);

@@ -84,7 +84,6 @@ function best(faces: readonly TrackedFace[], key: (f: TrackedFace) => number[]):
   return chosen;
 }
 
-
 /** Where the steady target looks up whether a track lives and since when (an IouTracker fits). */
 export interface TrackHistory {
   info(track: number): { readonly firstFrame: number } | undefined;

@@ -26,7 +26,6 @@ import { munkres } from 'munkres';
 import type { Box, FaceDetection, TrackedFace } from './types';
 import { DEFAULT_TRACK_IOU_THRESHOLD } from '../defaults';
 
-
 /** Area of a box; 0 for an empty or inverted one. */
 export function boxArea(box: Box): number {
   return Math.max(0, box[2] - box[0]) * Math.max(0, box[3] - box[1]);

@@ -42,7 +42,6 @@ function minutesOption(argv: readonly string[]): number {
   return value;
 }
 
-
 /** A child's resident memory (MB) and open descriptors, or nulls once it has gone. */
 function childUsage(child: ChildProcess | null): { rssMb: number | null; fds: number | null } {
   if (child === null || child.pid === undefined || child.exitCode !== null) return { rssMb: null, fds: null };

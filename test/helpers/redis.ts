@@ -15,7 +15,6 @@ export function redisServerBinary(): string | null {
   return r.status === 0 ? 'redis-server' : null;
 }
 
-
 function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {

@@ -19,7 +19,6 @@ export interface NodeRedProcess {
   stop(): Promise<number | null>;
 }
 
-
 export async function startNodeRedProcess(args: readonly string[] = [], timeoutMs = 60_000): Promise<NodeRedProcess> {
   const port = await freePort();
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cer-node-red-'));

@@ -31,8 +31,6 @@ const FACEMESH_JSON = path.join(REPO_ROOT, 'node_modules', '@vladmandic', 'human
 const COMMITTED_ONNX = path.join(REPO_ROOT, 'models', 'facemesh.onnx');
 const SESSION = { intraOpNumThreads: 1 } as const;
 
-
-
 function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
