@@ -5,7 +5,8 @@
  */
 import { FUSION_PRESETS, fusionFromMessage, fusionFromSettings, modelsOfFusion, resolveFusion, resolveFusionAt, type FusionSettings, type FusionSpec } from '../../src/core';
 import { InputError } from '../../src/io/errors';
-import { checkFrameNumber, checkVote, describe } from '../../src/io/votes';
+import { describe } from '../../src/core/describe';
+import { checkFrameNumber, checkVote } from '../../src/io/votes';
 import { MODALITIES, isEndPayload, type FaceInfo, type FusedPayload, type Modality, type ProbsPayload, type Votes } from '../../src/contract/messages';
 import { joinTimings, StreamJoin, type JoinedFrame } from '../../src/pipeline/stream-join';
 import { rethrowPlain, toError } from '../common/errors';

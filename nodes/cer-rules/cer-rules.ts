@@ -5,7 +5,8 @@
  */
 import { argmax, COMPOUND_NAMES, compoundScoresInto, isRule, NUM_COMPOUND, parseRule, type Rule } from '../../src/core';
 import { InputError } from '../../src/io/errors';
-import { checkFrameNumber, checkFusedScores, describe } from '../../src/io/votes';
+import { describe } from '../../src/core/describe';
+import { checkFrameNumber, checkFusedScores } from '../../src/io/votes';
 import { isEndPayload, type CompoundPayload, type FusedPayload } from '../../src/contract/messages';
 import { rethrowPlain } from '../common/errors';
 import { numberField } from '../common/fields';

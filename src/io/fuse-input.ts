@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { defaultFusion, FusionConfigError, fusionFromOption, FusionSpec, NUM_BASIC, parseFusionSpec, parseRule, Rule } from '../core';
 import { parseJson, readConfigFile } from './files';
 import { InputError } from './errors';
-import { checkVote, describe, renormalisedWarning } from './votes';
+import { describe } from '../core/describe';
+import { checkVote, renormalisedWarning } from './votes';
 
 export interface FuseInput {
   readonly models: string[];

@@ -18,7 +18,6 @@ export const PROBABILITY_SLACK = 1e-6;
 export const VOTE_SUM_TOLERANCE = 1e-3;
 
 /** A short, printable description of a value for an error message (kept here for the readers that import it). */
-export { describe };
 
 export interface CheckedVote {
   /** The 7 probabilities, renormalised when `sum` was off. */
