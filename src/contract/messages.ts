@@ -190,9 +190,8 @@ export interface Votes {
   readonly a: number[] | null;
 }
 
-/** Fusion output: one per frame (and track). */
-export interface FusedPayload extends StreamRef {
-  readonly type: 'fused';
+/** What the fusion and the rules say of one frame (and track): its votes and their fusion. */
+interface FusedFrame extends StreamRef {
   readonly frame: number;
   readonly t: number;
   readonly track: number | null;
@@ -200,10 +199,15 @@ export interface FusedPayload extends StreamRef {
   readonly votes: Votes;
   /** Fused 7 scores (canonical order); null when no model voted. */
   readonly fused: number[] | null;
+  /** Modalities that had not arrived when the fusion's latency bound ran out (their vote counted as missing). */
+  readonly late: Modality[];
+}
+
+/** Fusion output: one per frame (and track). */
+export interface FusedPayload extends FusedFrame {
+  readonly type: 'fused';
   readonly strategy: FusionStrategy;
   readonly preset: PresetName | null;
-  /** Modalities that had not arrived when the latency bound ran out (their vote counted as missing). */
-  readonly late: Modality[];
 }
 
 export interface RankedCompound {
@@ -213,14 +217,8 @@ export interface RankedCompound {
 }
 
 /** Compound rules output: the frame's compound expression. */
-export interface CompoundPayload extends StreamRef {
+export interface CompoundPayload extends FusedFrame {
   readonly type: 'compound';
-  readonly frame: number;
-  readonly t: number;
-  readonly track: number | null;
-  readonly face: FaceInfo | null;
-  readonly votes: Votes;
-  readonly fused: number[] | null;
   readonly rule: Rule;
   /** 7 scores in the canonical compound order (Fearfully Surprised … Sadly Angry); null without votes. */
   readonly compound: number[] | null;
@@ -229,8 +227,6 @@ export interface CompoundPayload extends StreamRef {
   readonly label: string | null;
   readonly index: number | null;
   readonly topK: RankedCompound[];
-  /** Passed on from the fusion: modalities whose vote had not come when the latency bound ran out. */
-  readonly late: Modality[];
 }
 
 /** Fit weights output: a fusion spec the fusion node takes as `msg.fusion`. */
